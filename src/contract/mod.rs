@@ -1,0 +1,1 @@
+//! Contracts and enforcement (placeholder until it lands).

@@ -1,0 +1,5 @@
+//! kuzet: the gateway.
+#![forbid(unsafe_code)]
+
+pub mod contract;
+pub mod transfer_log;

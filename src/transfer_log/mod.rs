@@ -1,0 +1,1 @@
+//! The transfer log (placeholder until it lands).
