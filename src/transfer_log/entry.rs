@@ -325,7 +325,8 @@ mod tests {
         let base = sample();
         let mut buf = Vec::new();
         let h = entry_hash(&base, &mut buf);
-        let edits: Vec<Box<dyn Fn(&mut Entry)>> = vec![
+        type Edit = Box<dyn Fn(&mut Entry)>;
+        let edits: Vec<Edit> = vec![
             Box::new(|e| e.seq += 1),
             Box::new(|e| e.transfer_id = Uuid::nil()),
             Box::new(|e| e.at += time::Duration::microseconds(1)),
