@@ -228,6 +228,12 @@ impl Contracts {
             recipients.insert(recipient.key.clone(), recipient);
         }
 
+        // Report in reading order: files as given, lines ascending within a file (stable, so
+        // problems on one line keep the order they were found in).
+        problems.sort_by_key(|p| {
+            let file = sources.iter().position(|(name, _)| *name == p.file);
+            (file, p.line)
+        });
         match (vocabulary, purposes) {
             (Some(vocabulary), Some(purposes)) if problems.is_empty() => Ok(Contracts {
                 vocabulary,
