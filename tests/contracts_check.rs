@@ -1,5 +1,6 @@
 //! `contracts/` as shipped loads; the embedded copy matches it; every kind of broken contract is
 //! reported naming the file, the line, the operation and the bad name, all problems at once.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -166,7 +166,7 @@ pub fn filter_incoming(op: &Operation, mut record: Value) -> Filtered {
     );
     // The root itself is never removed: containers are already emptied in place; a scalar
     // root (never a record an adapter produces) becomes null.
-    if !keep && !(record.is_object() || record.is_array()) {
+    if !(keep || record.is_object() || record.is_array()) {
         record = Value::Null;
     }
     Filtered {

@@ -968,6 +968,7 @@ fn trie_of(paths: &[Named]) -> PathTrie {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
