@@ -123,7 +123,10 @@ impl Knobs {
     fn state(&self) -> std::sync::MutexGuard<'_, KnobState> {
         // The state is plain data, always consistent between statements: a panic elsewhere
         // while holding the lock cannot leave it half-written, so poisoning is ignored.
-        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every call from now on answers with `fault` (`None`: no fault).
@@ -188,11 +191,7 @@ pub struct Running {
 impl Running {
     /// Binds `listen` and serves `router` until stopped. `knobs` must be the ones the router
     /// uses, so that [`Running::calls`] and the setters reach it.
-    pub async fn serve(
-        listen: SocketAddr,
-        router: axum::Router,
-        knobs: Knobs,
-    ) -> io::Result<Self> {
+    pub async fn serve(listen: SocketAddr, router: axum::Router, knobs: Knobs) -> io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();

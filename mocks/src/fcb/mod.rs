@@ -177,7 +177,9 @@ pub fn report_envelope(iin: &Iin, size: ReportSize) -> String {
     let report = report_xml(iin, size);
     let mut out = String::with_capacity(report.len() + 512);
     out.push_str(ENVELOPE_OPEN);
-    out.push_str("<ns2:GetReportResponse xmlns:ns2=\"http://ws.creditinfo.com/\"><GetReportResult>");
+    out.push_str(
+        "<ns2:GetReportResponse xmlns:ns2=\"http://ws.creditinfo.com/\"><GetReportResult>",
+    );
     out.push_str(&report);
     out.push_str("</GetReportResult></ns2:GetReportResponse>");
     out.push_str(ENVELOPE_CLOSE);
@@ -330,7 +332,10 @@ fn answer(state: &FcbState, req: &request::GetReport) -> Response {
             return bureau_error(1103);
         }
     }
-    let numeric = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    let numeric = |v: &Option<String>| {
+        v.as_deref()
+            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+    };
     if !numeric(&req.report_id) || !numeric(&req.report_import_code) {
         return bureau_error(1105);
     }

@@ -69,10 +69,11 @@ impl Rng {
         self.next_u64() % 100 < percent
     }
 
-    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    /// One of `items`, which must not be empty (all callers pass constant, non-empty lists).
+    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         let len = u64::try_from(items.len()).unwrap_or(1).max(1);
         let i = usize::try_from(self.next_u64() % len).unwrap_or(0);
-        &items[i.min(items.len().saturating_sub(1))]
+        items[i.min(items.len().saturating_sub(1))]
     }
 
     /// `n` random decimal digits.
@@ -84,23 +85,63 @@ impl Rng {
 }
 
 const SURNAMES: &[&str] = &[
-    "Абдыкалов", "Жумагалиев", "Сейтказин", "Нурпеисов", "Тлеубердин", "Кайыржанов",
-    "Омарбеков", "Бекмуратов", "Ержанов", "Сарсембаев", "Токтаров", "Есенбеков",
+    "Абдыкалов",
+    "Жумагалиев",
+    "Сейтказин",
+    "Нурпеисов",
+    "Тлеубердин",
+    "Кайыржанов",
+    "Омарбеков",
+    "Бекмуратов",
+    "Ержанов",
+    "Сарсембаев",
+    "Токтаров",
+    "Есенбеков",
 ];
 const MALE_NAMES: &[&str] = &[
-    "Ерлан", "Нурлан", "Асхат", "Даурен", "Бауыржан", "Ержан", "Талгат", "Арман", "Руслан",
+    "Ерлан",
+    "Нурлан",
+    "Асхат",
+    "Даурен",
+    "Бауыржан",
+    "Ержан",
+    "Талгат",
+    "Арман",
+    "Руслан",
     "Серик",
 ];
 const FEMALE_NAMES: &[&str] = &[
-    "Айгуль", "Жанар", "Сауле", "Динара", "Гульнара", "Асель", "Мадина", "Алия", "Камила",
+    "Айгуль",
+    "Жанар",
+    "Сауле",
+    "Динара",
+    "Гульнара",
+    "Асель",
+    "Мадина",
+    "Алия",
+    "Камила",
     "Айжан",
 ];
 const FATHERS: &[&str] = &[
-    "Болат", "Кайрат", "Марат", "Жанат", "Самат", "Азамат", "Берик", "Канат", "Мурат",
+    "Болат",
+    "Кайрат",
+    "Марат",
+    "Жанат",
+    "Самат",
+    "Азамат",
+    "Берик",
+    "Канат",
+    "Мурат",
 ];
 const STREETS: &[&str] = &[
-    "ул. Тестовая", "пр. Демонстрационный", "ул. Вымышленная", "мкр. Примерный",
-    "ул. Условная", "пр. Синтетический", "ул. Образцовая", "мкр. Макетный",
+    "ул. Тестовая",
+    "пр. Демонстрационный",
+    "ул. Вымышленная",
+    "мкр. Примерный",
+    "ул. Условная",
+    "пр. Синтетический",
+    "ул. Образцовая",
+    "мкр. Макетный",
 ];
 const CITIES: &[(&str, &str)] = &[
     ("г.Алматы", "Алматы"),
@@ -111,7 +152,12 @@ const CITIES: &[(&str, &str)] = &[
     ("Павлодарская область", "Павлодар"),
 ];
 const OCCUPATIONS: &[&str] = &[
-    "Специалист", "Менеджер", "Инженер", "Бухгалтер", "Водитель", "Преподаватель",
+    "Специалист",
+    "Менеджер",
+    "Инженер",
+    "Бухгалтер",
+    "Водитель",
+    "Преподаватель",
 ];
 
 /// One synthetic address.
@@ -156,7 +202,8 @@ fn phone(rng: &mut Rng) -> String {
 
 /// A date `days` days before `d` (saturating at `Date::MIN`).
 pub(crate) fn days_before(d: Date, days: i64) -> Date {
-    d.checked_sub(time::Duration::days(days)).unwrap_or(Date::MIN)
+    d.checked_sub(time::Duration::days(days))
+        .unwrap_or(Date::MIN)
 }
 
 impl Person {
@@ -164,25 +211,29 @@ impl Person {
     pub(crate) fn for_iin(iin: &Iin, addresses: usize, as_of: Date) -> Self {
         let mut rng = Rng::from_iin(iin, 1);
         let male = iin.is_male();
-        let surname_base = *rng.pick(SURNAMES);
+        let surname_base = rng.pick(SURNAMES);
         let surname = if male {
             surname_base.to_owned()
         } else {
             format!("{surname_base}а")
         };
-        let name = *rng.pick(if male { MALE_NAMES } else { FEMALE_NAMES });
-        let father = *rng.pick(FATHERS);
+        let name = rng.pick(if male { MALE_NAMES } else { FEMALE_NAMES });
+        let father = rng.pick(FATHERS);
         let fathers_name = if male {
             format!("{father}ович")
         } else {
             format!("{father}овна")
         };
-        let (region, city) = *rng.pick(CITIES);
+        let (region, city) = rng.pick(CITIES);
         let home = format!("{} {}", rng.pick(STREETS), rng.range(1, 250));
         let adult_days = (as_of - iin.birth_date()).whole_days().max(18 * 365);
         let mut addr = Vec::with_capacity(addresses);
         for i in 0..addresses {
-            let (region, city) = if i % 3 == 0 { (region, city) } else { *rng.pick(CITIES) };
+            let (region, city) = if i % 3 == 0 {
+                (region, city)
+            } else {
+                rng.pick(CITIES)
+            };
             let street = if i % 4 == 0 {
                 home.clone()
             } else {
@@ -211,9 +262,13 @@ impl Person {
             registration_id: u64::try_from(rng.range(1_000_000, 9_999_999)).unwrap_or(1_000_000),
             rnn: rng.digits(12),
             fi_unique: format!("{}.{}", rng.digits(6), rng.digits(6)),
-            education: *rng.pick(&[(1, "Среднее"), (2, "Среднее специальное"), (3, "Высшее")]),
-            marital: *rng.pick(&[(1, "Холост/не замужем"), (2, "Женат/замужем"), (3, "Разведен/разведена")]),
-            occupation: *rng.pick(OCCUPATIONS),
+            education: rng.pick(&[(1, "Среднее"), (2, "Среднее специальное"), (3, "Высшее")]),
+            marital: rng.pick(&[
+                (1, "Холост/не замужем"),
+                (2, "Женат/замужем"),
+                (3, "Разведен/разведена"),
+            ]),
+            occupation: rng.pick(OCCUPATIONS),
             dependents: u8::try_from(rng.range(0, 3)).unwrap_or(0),
             cellular: phone(&mut rng),
             home_phone: phone(&mut rng),
@@ -226,7 +281,11 @@ impl Person {
     }
 
     pub(crate) fn gender(&self) -> &'static str {
-        if self.male { "Мужской" } else { "Женский" }
+        if self.male {
+            "Мужской"
+        } else {
+            "Женский"
+        }
     }
 }
 

@@ -14,9 +14,7 @@ use std::fmt::{self, Write};
 use kuzet_ident::Iin;
 use time::{Date, Month};
 
-use super::people::{
-    IIN_HEAVY_OVERDUE, IIN_NO_CREDIT_HISTORY, Person, Rng, days_before,
-};
+use super::people::{IIN_HEAVY_OVERDUE, IIN_NO_CREDIT_HISTORY, Person, Rng, days_before};
 
 /// How big the synthetic reports are.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -109,7 +107,11 @@ struct Total(i64);
 
 impl fmt::Display for Total {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 == 0 { f.write_char('0') } else { Kzt(self.0).fmt(f) }
+        if self.0 == 0 {
+            f.write_char('0')
+        } else {
+            Kzt(self.0).fmt(f)
+        }
     }
 }
 
@@ -127,7 +129,13 @@ struct D(Date);
 
 impl fmt::Display for D {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}.{:02}.{:04}", self.0.day(), u8::from(self.0.month()), self.0.year())
+        write!(
+            f,
+            "{:02}.{:02}.{:04}",
+            self.0.day(),
+            u8::from(self.0.month()),
+            self.0.year()
+        )
     }
 }
 
@@ -179,15 +187,28 @@ fn month_index(d: Date) -> i64 {
 // The synthetic contract model
 
 const MONTHS: [&str; 12] = [
-    "Январь", "Февраль", "Март", "Апрель", "Май", "Июнь", "Июль", "Август", "Сентябрь",
-    "Октябрь", "Ноябрь", "Декабрь",
+    "Январь",
+    "Февраль",
+    "Март",
+    "Апрель",
+    "Май",
+    "Июнь",
+    "Июль",
+    "Август",
+    "Сентябрь",
+    "Октябрь",
+    "Ноябрь",
+    "Декабрь",
 ];
 
 /// Invented lenders (no real institution names): (bureau id, name, already escaped).
 const LENDERS: &[(u16, &str)] = &[
     (901, "АО &quot;Демо Банк Казахстана&quot;"),
     (902, "АО «Тестовый Сберегательный Банк»"),
-    (903, "ТОО &quot;Микрофинансовая организация &quot;Пример Кредит&quot;"),
+    (
+        903,
+        "ТОО &quot;Микрофинансовая организация &quot;Пример Кредит&quot;",
+    ),
     (904, "АО «Условный Народный Банк»"),
     (905, "ТОО «МФО «Синтетик Финанс»"),
     (906, "АО &quot;Макет Банк&quot;"),
@@ -265,7 +286,14 @@ impl Contract {
                 max_amount = (m.amount, Some(date), days);
             }
         }
-        (max_days.0, max_days.1, max_days.2, max_amount.0, max_amount.1, max_amount.2)
+        (
+            max_days.0,
+            max_days.1,
+            max_days.2,
+            max_amount.0,
+            max_amount.1,
+            max_amount.2,
+        )
     }
 }
 
@@ -300,7 +328,11 @@ fn make_contract(rng: &mut Rng, idx: usize, open: bool, profile: Profile) -> Con
         // Principal plus a flat quarter of interest, spread over the term.
         (total + total / 4) / term
     };
-    let remaining = if open { (month_index(end) - month_index(today)).max(0) } else { 0 };
+    let remaining = if open {
+        (month_index(end) - month_index(today)).max(0)
+    } else {
+        0
+    };
 
     // Payment discipline: two calendar years ending with the last reported month.
     let first_year = last.year() - 1;
@@ -318,12 +350,13 @@ fn make_contract(rng: &mut Rng, idx: usize, open: bool, profile: Profile) -> Con
         });
     }
     let instalment = if card { total / 20 } else { periodic };
-    let in_contract: Vec<usize> = (0..24)
-        .filter(|&i| calendar[i].days.is_some())
-        .collect();
+    let in_contract: Vec<usize> = (0..24).filter(|&i| calendar[i].days.is_some()).collect();
     // A past episode, settled since: some months late, then back to 0.
     if in_contract.len() > 4 && (idx % 3 == 0 || rng.chance(20)) {
-        let pos = in_contract[usize::try_from(rng.range(0, i64::try_from(in_contract.len() - 4).unwrap_or(0))).unwrap_or(0)];
+        let pos = in_contract[usize::try_from(
+            rng.range(0, i64::try_from(in_contract.len() - 4).unwrap_or(0)),
+        )
+        .unwrap_or(0)];
         let len = usize::try_from(rng.range(1, 3)).unwrap_or(1);
         let base = u32::try_from(rng.range(1, 25)).unwrap_or(1);
         for k in 0..len {
@@ -341,8 +374,14 @@ fn make_contract(rng: &mut Rng, idx: usize, open: bool, profile: Profile) -> Con
     // The current episode of an open contract ends in the last month.
     let (overdue_days, overdue_amount) = match profile {
         _ if !open => (0, 0),
-        Profile::HeavyOverdue => (u32::try_from(rng.range(60, 400)).unwrap_or(60), instalment * rng.range(3, 12)),
-        _ if idx % 5 == 1 => (u32::try_from(rng.range(5, 45)).unwrap_or(5), instalment * rng.range(1, 2)),
+        Profile::HeavyOverdue => (
+            u32::try_from(rng.range(60, 400)).unwrap_or(60),
+            instalment * rng.range(3, 12),
+        ),
+        _ if idx % 5 == 1 => (
+            u32::try_from(rng.range(5, 45)).unwrap_or(5),
+            instalment * rng.range(1, 2),
+        ),
         _ => (0, 0),
     };
     if overdue_days > 0 {
@@ -385,15 +424,22 @@ fn make_contract(rng: &mut Rng, idx: usize, open: bool, profile: Profile) -> Con
         (Profile::HeavyOverdue, _) if open => (2, "Сомнительные кредиты"),
         _ => (1, "Стандартные кредиты"),
     };
-    let code_prefix = *rng.pick(&["KZ", "DM", "TS", "SY"]);
+    let code_prefix = rng.pick(&["KZ", "DM", "TS", "SY"]);
     Contract {
         card,
         code: format!("{code_prefix}{}-{:03}", rng.digits(8), idx + 1),
         agreement: format!("{}/{}", rng.digits(6), rng.range(10, 99)),
         status,
-        purpose: if card || rng.chance(50) { ("01", "Приобретение/покупка") } else { ("09", "Прочие") },
+        purpose: if card || rng.chance(50) {
+            ("01", "Приобретение/покупка")
+        } else {
+            ("09", "Прочие")
+        },
         object: if card || rng.chance(40) {
-            ("03", "Потребительские товары и услуги (кроме автотранспорта)")
+            (
+                "03",
+                "Потребительские товары и услуги (кроме автотранспорта)",
+            )
         } else {
             ("10", "Прочие")
         },
@@ -403,28 +449,44 @@ fn make_contract(rng: &mut Rng, idx: usize, open: bool, profile: Profile) -> Con
         repaid,
         last_update: days_before(last, rng.range(0, 20)),
         inserted: days_before(last, rng.range(0, 10)),
-        actual: card.then(|| start.checked_add(time::Duration::days(rng.range(0, 60))).unwrap_or(start)),
+        actual: card.then(|| {
+            start
+                .checked_add(time::Duration::days(rng.range(0, 60)))
+                .unwrap_or(start)
+        }),
         total,
         outstanding,
         instalments: if card { 0 } else { term },
         outstanding_instalments: remaining,
-        periodic: if card { round_tenge(outstanding / 20, 1) } else { periodic },
+        periodic: if card {
+            round_tenge(outstanding / 20, 1)
+        } else {
+            periodic
+        },
         overdue_days,
         overdue_amount,
         fine,
         penalty,
-        lender: *rng.pick(LENDERS),
+        lender: rng.pick(LENDERS),
         effective_rate: rng.range(1500, 5600),
         nominal_rate: rng.range(1000, 4500),
-        periodicity: if card { ("", "") } else { ("2", "Ежемесячные платежи -30 дней") },
-        method: *rng.pick(&[
+        periodicity: if card {
+            ("", "")
+        } else {
+            ("2", "Ежемесячные платежи -30 дней")
+        },
+        method: rng.pick(&[
             ("1", "Прямое дебетование банковского счета"),
             ("3", "Передача наличных денег"),
             ("6", "Другие"),
         ]),
-        classification: if card { "Однородный" } else { "Стандартный" },
+        classification: if card {
+            "Однородный"
+        } else {
+            "Стандартный"
+        },
         vehicle: (!card && idx % 4 == 2).then(|| round_tenge(total * 3 / 2, 1000)),
-        branch: *rng.pick(BRANCHES),
+        branch: rng.pick(BRANCHES),
         first_year,
         calendar,
     }
@@ -460,7 +522,9 @@ fn render(o: &mut String, iin: &Iin, shape: &Shape) -> fmt::Result {
         (Vec::new(), Vec::new())
     } else {
         (
-            (0..shape.existing).map(|i| make_contract(&mut rng, i, true, profile)).collect(),
+            (0..shape.existing)
+                .map(|i| make_contract(&mut rng, i, true, profile))
+                .collect(),
             (0..shape.terminated)
                 .map(|i| make_contract(&mut rng, shape.existing + i, false, profile))
                 .collect(),
@@ -495,7 +559,15 @@ fn render(o: &mut String, iin: &Iin, shape: &Shape) -> fmt::Result {
         "ПОДРОБНАЯ ИНФОРМАЦИЯ – ЗАВЕРШЕННЫЕ ДОГОВОРА",
         &terminated,
     )?;
-    interconnected(o, if profile == Profile::NoHistory { 0 } else { shape.interconnected }, &mut rng)?;
+    interconnected(
+        o,
+        if profile == Profile::NoHistory {
+            0
+        } else {
+            shape.interconnected
+        },
+        &mut rng,
+    )?;
     queries.render(o)?;
     o.push_str("            <RelatedCompanies title=\"Аффилированность\"/>\n");
     public_sources(o)?;
@@ -584,7 +656,9 @@ fn subject_details(o: &mut String, p: &Person) -> fmt::Result {
 
 fn addresses(o: &mut String, p: &Person) -> fmt::Result {
     if p.addresses.is_empty() {
-        o.push_str("            <SubjectsAddress stitle=\"Адреса\" stitle2=\"Контакты\" title=\"\"/>\n");
+        o.push_str(
+            "            <SubjectsAddress stitle=\"Адреса\" stitle2=\"Контакты\" title=\"\"/>\n",
+        );
         return Ok(());
     }
     o.push_str("            <SubjectsAddress stitle=\"Адреса\" stitle2=\"Контакты\" title=\"\">\n");
@@ -594,7 +668,11 @@ fn addresses(o: &mut String, p: &Person) -> fmt::Result {
         } else {
             ""
         };
-        let city = if a.region.starts_with("г.") { "" } else { a.city };
+        let city = if a.region.starts_with("г.") {
+            ""
+        } else {
+            a.city
+        };
         write!(
             o,
             r#"                <Address title="Текущие" type="Current">
@@ -635,7 +713,11 @@ fn documents(o: &mut String, iin: &Iin, p: &Person, n: usize, rng: &mut Rng) -> 
     let today = as_of();
     for i in 0..n {
         let (id, name, number) = match i % 4 {
-            0 => ("14", "Индивидуальный идентификационный номер (ИИН)", iin.expose().to_owned()),
+            0 => (
+                "14",
+                "Индивидуальный идентификационный номер (ИИН)",
+                iin.expose().to_owned(),
+            ),
             1 => ("7", "Удостоверение личности", p.id_card.clone()),
             2 => ("6", "Паспорт гражданина РК", p.passport.clone()),
             _ => ("1", "РНН", p.rnn.clone()),
@@ -655,8 +737,16 @@ fn documents(o: &mut String, iin: &Iin, p: &Person, n: usize, rng: &mut Rng) -> 
                     <DateOfInserted title="Дата получения сведений кред.бюро" value="{inserted}"/>
                 </Document>
 "#,
-            rank = if i % 5 == 4 { "Вторичная оценка" } else { "Первичная оценка" },
-            stitle = if historical { "Исторические" } else { "Текущие" },
+            rank = if i % 5 == 4 {
+                "Вторичная оценка"
+            } else {
+                "Первичная оценка"
+            },
+            stitle = if historical {
+                "Исторические"
+            } else {
+                "Текущие"
+            },
             ty = if historical { "Historical" } else { "Current" },
             reg = D(days_before(today, rng.range(30, 3000))),
             issued = OD(has_dates.then_some(issued)),
@@ -723,7 +813,11 @@ fn negative_data(
     } else {
         "Клиент не имеет негативной информации"
     };
-    let last = existing.iter().map(|c| c.last_update).max().unwrap_or(as_of());
+    let last = existing
+        .iter()
+        .map(|c| c.last_update)
+        .max()
+        .unwrap_or(as_of());
     write!(
         o,
         r#"            <NegativeData name="NegativeData" title="СТАТУС СУБЪЕКТА">
@@ -742,7 +836,12 @@ fn negative_data(
     Ok(())
 }
 
-fn summary_block(o: &mut String, element: &str, title: &str, contracts: &[&Contract]) -> fmt::Result {
+fn summary_block(
+    o: &mut String,
+    element: &str,
+    title: &str,
+    contracts: &[&Contract],
+) -> fmt::Result {
     let debt: i64 = contracts.iter().map(|c| c.debt()).sum();
     let overdue: i64 = contracts.iter().map(|c| c.overdue_amount).sum();
     let fine: i64 = contracts.iter().map(|c| c.fine).sum();
@@ -778,14 +877,25 @@ fn summary_block(o: &mut String, element: &str, title: &str, contracts: &[&Contr
     } else {
         o.push_str("                        <ContractStatuses>\n");
         for (s, n) in statuses {
-            writeln!(o, "                            <ContractStatus count=\"{n}\" value=\"{s}\"/>")?;
+            writeln!(
+                o,
+                "                            <ContractStatus count=\"{n}\" value=\"{s}\"/>"
+            )?;
         }
         o.push_str("                        </ContractStatuses>\n");
     }
-    write!(o, "                    </SubjectRole>\n                </{element}>\n")
+    write!(
+        o,
+        "                    </SubjectRole>\n                </{element}>\n"
+    )
 }
 
-fn summary(o: &mut String, existing: &[Contract], terminated: &[Contract], q: &Queries) -> fmt::Result {
+fn summary(
+    o: &mut String,
+    existing: &[Contract],
+    terminated: &[Contract],
+    q: &Queries,
+) -> fmt::Result {
     o.push_str("            <SummaryInformation title=\"ОБЩАЯ ИНФОРМАЦИЯ - ДОГОВОРА\">\n");
     let open: Vec<&Contract> = existing.iter().collect();
     summary_block(o, "ExistingContracts", "Действующие договора", &open)?;
@@ -796,7 +906,12 @@ fn summary(o: &mut String, existing: &[Contract], terminated: &[Contract], q: &Q
         .iter()
         .filter(|c| c.repaid.is_some_and(|d| d < five_years_ago))
         .collect();
-    summary_block(o, "TerminatedContractsDateLimit", "Завершенные более 5 лет назад", &old)?;
+    summary_block(
+        o,
+        "TerminatedContractsDateLimit",
+        "Завершенные более 5 лет назад",
+        &old,
+    )?;
     write!(
         o,
         r#"                <WithdrawnApplications title="Отозванные договора"/>
@@ -820,7 +935,10 @@ fn contracts_section(
     title: &str,
     contracts: &[Contract],
 ) -> fmt::Result {
-    write!(o, "            <{element} name=\"{element}\" stitle=\"{stitle}\" title=\"{title}\"")?;
+    write!(
+        o,
+        "            <{element} name=\"{element}\" stitle=\"{stitle}\" title=\"{title}\""
+    )?;
     if contracts.is_empty() {
         return o.write_str("/>\n");
     }
@@ -833,19 +951,53 @@ fn contracts_section(
 
 fn contract(o: &mut String, c: &Contract) -> fmt::Result {
     let (kind, kind_code, founding) = if c.card {
-        ("Кредитный договор", "Contract.Type .CreditContract", ("9", "Кредитная карта"))
+        (
+            "Кредитный договор",
+            "Contract.Type .CreditContract",
+            ("9", "Кредитная карта"),
+        )
     } else {
-        ("Рассроченный (кредит)", "Contract.Type .Instalment", ("2", "Займ"))
+        (
+            "Рассроченный (кредит)",
+            "Contract.Type .Instalment",
+            ("2", "Займ"),
+        )
     };
     let blank = String::new();
-    let amount = |v: i64, show: bool| if show { Kzt(v).to_string() } else { blank.clone() };
-    let (guarantee, guarantee_value, value_kind, collateral_kind, collateral_status, collateral_name) =
-        match c.vehicle {
-            Some(v) => ("Движимое имущество", v, "Рыночная стоимость", "Автотранспорт", "Действующий", "Легковой автомобиль"),
-            None => ("Бланковые", 0, "Внутреняя оценка", "", "", ""),
-        };
-    let (max_days, max_days_date, max_days_amount, max_amount, max_amount_date, max_amount_days) = c.max_overdue();
-    let zero_or = |v: i64| if v == 0 { "0".to_owned() } else { Kzt(v).to_string() };
+    let amount = |v: i64, show: bool| {
+        if show {
+            Kzt(v).to_string()
+        } else {
+            blank.clone()
+        }
+    };
+    let (
+        guarantee,
+        guarantee_value,
+        value_kind,
+        collateral_kind,
+        collateral_status,
+        collateral_name,
+    ) = match c.vehicle {
+        Some(v) => (
+            "Движимое имущество",
+            v,
+            "Рыночная стоимость",
+            "Автотранспорт",
+            "Действующий",
+            "Легковой автомобиль",
+        ),
+        None => ("Бланковые", 0, "Внутреняя оценка", "", "", ""),
+    };
+    let (max_days, max_days_date, max_days_amount, max_amount, max_amount_date, max_amount_days) =
+        c.max_overdue();
+    let zero_or = |v: i64| {
+        if v == 0 {
+            "0".to_owned()
+        } else {
+            Kzt(v).to_string()
+        }
+    };
     write!(
         o,
         r#"                <Contract ContractType="{kind}" ContractTypeCode="{kind_code}" Currency="KZT">
@@ -918,8 +1070,16 @@ fn contract(o: &mut String, c: &Contract) -> fmt::Result {
         total = amount(c.total, !c.card),
         residual = amount(c.outstanding, c.card),
         limit = amount(c.total, c.card),
-        left = if c.card { blank.clone() } else { c.outstanding_instalments.to_string() },
-        count = if c.card { blank.clone() } else { c.instalments.to_string() },
+        left = if c.card {
+            blank.clone()
+        } else {
+            c.outstanding_instalments.to_string()
+        },
+        count = if c.card {
+            blank.clone()
+        } else {
+            c.instalments.to_string()
+        },
         outstanding = amount(c.outstanding, !c.card),
         per_id = c.periodicity.0,
         per = c.periodicity.1,
@@ -927,7 +1087,11 @@ fn contract(o: &mut String, c: &Contract) -> fmt::Result {
         met = c.method.1,
         overdue_days = c.overdue_days,
         overdue_amount = Kzt(c.overdue_amount),
-        monthly_title = if c.card { "Минимальный платеж" } else { "Сумма периодического платежа" },
+        monthly_title = if c.card {
+            "Минимальный платеж"
+        } else {
+            "Сумма периодического платежа"
+        },
         monthly = Kzt(c.periodic),
         lid = c.lender.0,
         lname = c.lender.1,
@@ -935,7 +1099,11 @@ fn contract(o: &mut String, c: &Contract) -> fmt::Result {
         nominal = Dotted(c.nominal_rate),
     )?;
     for (y, months) in c.calendar.chunks(12).enumerate() {
-        writeln!(o, "                        <Year title=\"{}\">", c.first_year + i32::try_from(y).unwrap_or(0))?;
+        writeln!(
+            o,
+            "                        <Year title=\"{}\">",
+            c.first_year + i32::try_from(y).unwrap_or(0)
+        )?;
         for (m, p) in months.iter().enumerate() {
             let title = MONTHS[m];
             let number = m + 1;
@@ -945,9 +1113,21 @@ fn contract(o: &mut String, c: &Contract) -> fmt::Result {
                     "                            <Payment fine=\"\" number=\"{number}\" overdue=\"\" penalty=\"\" title=\"{title}\" value=\"\"/>"
                 )?,
                 Some(days) => {
-                    let fine = if p.fine > 0 { Dotted(p.fine).to_string() } else { "-".to_owned() };
-                    let penalty = if p.penalty > 0 { Dotted(p.penalty).to_string() } else { "-".to_owned() };
-                    let overdue = if p.amount > 0 { Kzt(p.amount).to_string() } else { "0".to_owned() };
+                    let fine = if p.fine > 0 {
+                        Dotted(p.fine).to_string()
+                    } else {
+                        "-".to_owned()
+                    };
+                    let penalty = if p.penalty > 0 {
+                        Dotted(p.penalty).to_string()
+                    } else {
+                        "-".to_owned()
+                    };
+                    let overdue = if p.amount > 0 {
+                        Kzt(p.amount).to_string()
+                    } else {
+                        "0".to_owned()
+                    };
                     writeln!(
                         o,
                         "                            <Payment fine=\"{fine}\" number=\"{number}\" overdue=\"{overdue}\" penalty=\"{penalty}\" title=\"{title}\" value=\"{days}\"/>"
@@ -984,8 +1164,16 @@ fn contract(o: &mut String, c: &Contract) -> fmt::Result {
                     <Schema title="Схема контракта" value=""/>
                 </Contract>
 "#,
-        fine = if c.fine > 0 { Kzt(c.fine).to_string() } else { blank.clone() },
-        penalty = if c.penalty > 0 { Kzt(c.penalty).to_string() } else { blank.clone() },
+        fine = if c.fine > 0 {
+            Kzt(c.fine).to_string()
+        } else {
+            blank.clone()
+        },
+        penalty = if c.penalty > 0 {
+            Kzt(c.penalty).to_string()
+        } else {
+            blank.clone()
+        },
         branch = c.branch,
         instalment = amount(c.periodic, c.card),
         actual = OD(c.actual),
@@ -1010,7 +1198,10 @@ fn interconnected(o: &mut String, n: usize, rng: &mut Rng) -> fmt::Result {
         let (role, code) = if rng.chance(70) {
             ("Заёмщик", own)
         } else {
-            (*rng.pick(&["Созаёмщик", "Гарант", "Залогодатель"]), rng.range(1_000_000, 9_999_999))
+            (
+                rng.pick(&["Созаёмщик", "Гарант", "Залогодатель"]),
+                rng.range(1_000_000, 9_999_999),
+            )
         };
         write!(
             o,
@@ -1050,7 +1241,12 @@ impl Queries {
         let q2 = (d360 - d180) / 2;
         let q1 = d360 - q4 - q3 - q2;
         let last7 = (0..d30.min(3))
-            .map(|_| (days_before(as_of(), rng.range(0, 6)), rng.range(9 * 3600, 19 * 3600)))
+            .map(|_| {
+                (
+                    days_before(as_of(), rng.range(0, 6)),
+                    rng.range(9 * 3600, 19 * 3600),
+                )
+            })
             .collect();
         Self {
             days: [d30, d90, d120, d180, d360],

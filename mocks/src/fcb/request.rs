@@ -65,7 +65,8 @@ pub(crate) fn parse(body: &[u8]) -> Result<GetReport, Error> {
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let local = e.local_name().as_ref().to_vec();
-                let in_ns = |want: &[u8]| matches!(ns, ResolveResult::Bound(n) if n.as_ref() == want);
+                let in_ns =
+                    |want: &[u8]| matches!(ns, ResolveResult::Bound(n) if n.as_ref() == want);
                 let depth = path.len();
                 if depth == 0 {
                     if local != b"Envelope" {
@@ -95,8 +96,18 @@ pub(crate) fn parse(body: &[u8]) -> Result<GetReport, Error> {
                     slot = None;
                 }
             }
-            Event::Text(t) => push_text(&mut text, &mut doc_text, slot, &t.decode().map_err(|_| Error::MalformedXml)?),
-            Event::CData(t) => push_text(&mut text, &mut doc_text, slot, &t.decode().map_err(|_| Error::MalformedXml)?),
+            Event::Text(t) => push_text(
+                &mut text,
+                &mut doc_text,
+                slot,
+                &t.decode().map_err(|_| Error::MalformedXml)?,
+            ),
+            Event::CData(t) => push_text(
+                &mut text,
+                &mut doc_text,
+                slot,
+                &t.decode().map_err(|_| Error::MalformedXml)?,
+            ),
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref().map_err(|_| Error::MalformedXml)? {
                     Some(c) => c,
@@ -110,7 +121,12 @@ pub(crate) fn parse(body: &[u8]) -> Result<GetReport, Error> {
                     },
                 };
                 let mut buf = [0u8; 4];
-                push_text(&mut text, &mut doc_text, slot, resolved.encode_utf8(&mut buf));
+                push_text(
+                    &mut text,
+                    &mut doc_text,
+                    slot,
+                    resolved.encode_utf8(&mut buf),
+                );
             }
             Event::End(_) => {
                 if let Some(s) = slot.take() {
