@@ -18,7 +18,7 @@
 //! | [`fcb::IIN_BUREAU_INTERNAL_ERROR`] | `780303300038` | bureau error 1111, internal error |
 //! | [`fcb::IIN_NO_CREDIT_HISTORY`] | `920404400044` | a report with no contracts at all |
 //! | [`fcb::IIN_HEAVY_OVERDUE`] | `880505300057` | a report where every open contract is long overdue |
-//! | [`fcb::demo_iin`] | `870525301012` | an ordinary person with a full report |
+//! | [`fcb::IIN_DEMO`] ([`fcb::demo_iin`]) | `870525301012` | an ordinary person with a full report |
 //!
 //! Any other valid IIN gets an ordinary synthetic report.
 //!

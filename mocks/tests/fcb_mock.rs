@@ -10,7 +10,11 @@ use kuzet_mocks::fcb::{self, FcbMockOptions, ReportSize, SERVICE_PATH};
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
-const SAMPLE: &str = "/work/shared/samples/fcb/credit-report-standard.xml";
+/// The shared sample report (scrambled values), copied from `shared/samples/fcb/`.
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/credit-report-standard.xml"
+);
 
 /// A `GetReport` request as public clients send it (prefixes `soapenv`/`ws`).
 fn request(user: &str, password: &str, iin: &str, consent: &str, id_type: &str) -> String {

@@ -353,10 +353,11 @@ fn make_contract(rng: &mut Rng, idx: usize, open: bool, profile: Profile) -> Con
     let in_contract: Vec<usize> = (0..24).filter(|&i| calendar[i].days.is_some()).collect();
     // A past episode, settled since: some months late, then back to 0.
     if in_contract.len() > 4 && (idx % 3 == 0 || rng.chance(20)) {
+        // Never the first month of the contract: nothing can be late yet.
         let pos = in_contract[usize::try_from(
-            rng.range(0, i64::try_from(in_contract.len() - 4).unwrap_or(0)),
+            rng.range(1, i64::try_from(in_contract.len() - 4).unwrap_or(1)),
         )
-        .unwrap_or(0)];
+        .unwrap_or(1)];
         let len = usize::try_from(rng.range(1, 3)).unwrap_or(1);
         let base = u32::try_from(rng.range(1, 25)).unwrap_or(1);
         for k in 0..len {
