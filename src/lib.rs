@@ -1,5 +1,19 @@
-//! kuzet: the gateway.
+//! kuzet: the one door through which a lender's personal data leave for, and arrive from,
+//! outside parties.
+//!
+//! The library is the gateway; the `kuzet` binary is a thin command line over it. See
+//! ARCHITECTURE.md for the map: [`contract`] (policy as data and enforcement), [`registry`]
+//! (clients, consents), [`transfer_log`] (the tamper-evident log), [`gateway`] (one transfer,
+//! step by step), [`upstream`] (which adapter serves which operation), [`api`] (HTTP), [`app`]
+//! (wiring), [`config`].
+
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod app;
+pub mod config;
 pub mod contract;
+pub mod gateway;
+pub mod registry;
 pub mod transfer_log;
+pub mod upstream;

@@ -215,7 +215,12 @@ impl Bin {
 
     /// Builds a valid BIN (resident legal entity, head office) for synthetic organisations.
     pub fn synthesize(yy: u8, month: u8, serial: u32) -> Option<Self> {
-        let s = format!("{:02}{:02}40{:05}", yy % 100, month.clamp(1, 12), serial % 100_000);
+        let s = format!(
+            "{:02}{:02}40{:05}",
+            yy % 100,
+            month.clamp(1, 12),
+            serial % 100_000
+        );
         let mut first11 = [0u8; 11];
         for (o, b) in first11.iter_mut().zip(s.as_bytes()) {
             *o = b - b'0';
@@ -299,7 +304,10 @@ mod tests {
         assert_eq!(Iin::parse("9001014004250"), Err(IdentError::Format));
         assert_eq!(Iin::parse("90010140042a"), Err(IdentError::Format));
         assert_eq!(Iin::parse(""), Err(IdentError::Format));
-        assert_eq!(Iin::parse("９００１０１４００４２５"), Err(IdentError::Format));
+        assert_eq!(
+            Iin::parse("９００１０１４００４２５"),
+            Err(IdentError::Format)
+        );
     }
 
     #[test]

@@ -1,0 +1,159 @@
+//! The HTTP JSON API (axum): authentication, request parsing, and the routes of DESIGN.md.
+//!
+//! Handlers are thin: they authenticate, parse and hand over to [`crate::gateway`], which owns
+//! the transfer pipeline. This module never talks to a party and never writes the log itself.
+
+mod consents;
+mod error;
+mod exchange;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+pub use error::{AppError, safe_paths};
+
+use crate::gateway::Gateway;
+use crate::registry::Client;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub gateway: Arc<Gateway>,
+    pub body_limit_bytes: usize,
+}
+
+/// The router with every route of the API.
+pub fn router(state: AppState) -> Router {
+    let limit = state.body_limit_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/consents", post(consents::create))
+        .route("/v1/consents/{id}", delete(consents::revoke))
+        .route(
+            "/v1/exchange/{recipient}/{operation}",
+            post(exchange::exchange),
+        )
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn fallback() -> AppError {
+    AppError::not_found("no such route")
+}
+
+/// The authenticated caller: the client whose bearer token came with the request.
+pub struct Caller(pub Client);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| AppError::unauthenticated("missing Authorization: Bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                AppError::unauthenticated("the Authorization header is not a Bearer token")
+            })?;
+        match state.gateway.registry().client_by_token(token)? {
+            Some(client) => Ok(Caller(client)),
+            None => Err(AppError::unauthenticated("unknown or revoked token")),
+        }
+    }
+}
+
+/// A JSON body, with the API's own errors: 413 `body_too_large`, 400 `malformed_request` for
+/// broken JSON, 422 `unknown_field` for an unknown member, 422 `invalid_value` for a wrong type.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::body_too_large(state.body_limit_bytes)
+            } else {
+                AppError::malformed(rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON body, sorting serde's complaints into the API's error codes.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            let message = inner.to_string();
+            use serde_json::error::Category;
+            match inner.classify() {
+                Category::Syntax | Category::Eof | Category::Io => Err(AppError::malformed(
+                    format!("the body is not valid JSON: {message}"),
+                )),
+                Category::Data => {
+                    if let Some(name) = unknown_member(&message) {
+                        let field = if path == "." || path.is_empty() {
+                            name
+                        } else {
+                            format!("{path}.{name}")
+                        };
+                        Err(AppError::unknown_field(safe_paths(&[field])))
+                    } else if message.starts_with("missing field") {
+                        Err(AppError::invalid_value(&path, message))
+                    } else {
+                        Err(AppError::invalid_value(&path, strip_values(&message)))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// serde's "unknown field `x`, expected one of …" → `x`.
+fn unknown_member(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let end = rest.find('`')?;
+    Some(rest[..end].to_owned())
+}
+
+/// serde quotes the offending value in "invalid type: string \"…\", expected …"; keep only the
+/// expectation so a personal value never comes back in an error message.
+fn strip_values(message: &str) -> String {
+    match message.find(", expected") {
+        Some(i) => {
+            let kind = message[..i]
+                .split([':', '`'])
+                .next()
+                .unwrap_or("invalid value")
+                .trim();
+            format!("{kind}{}", &message[i..])
+        }
+        None => message
+            .split(" at line")
+            .next()
+            .unwrap_or(message)
+            .to_owned(),
+    }
+}

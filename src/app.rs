@@ -1,0 +1,148 @@
+//! Putting the gateway together: configuration, contracts, registry, transfer log, adapters and
+//! (with `--mock-upstreams`) the in-process mock parties, into one router.
+//!
+//! Tests build the same thing through [`App::build`], so what they exercise is what runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+
+use crate::api::{self, AppState};
+use crate::config::{Config, MockReportSize};
+use crate::contract::{Contracts, Role};
+use crate::gateway::Gateway;
+use crate::registry::{Registry, SqliteRegistry};
+use crate::transfer_log::TransferLog;
+use crate::upstream::Upstreams;
+
+/// Why the gateway could not start. Each names what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("contracts in {dir}:\n{problems}")]
+    Contracts { dir: String, problems: String },
+    #[error("transfer log: {0}")]
+    Log(String),
+    #[error("registry: {0}")]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error("bureau adapter: {0}")]
+    Fcb(String),
+    #[error("mock parties: {0}")]
+    Mocks(String),
+}
+
+/// How to build the gateway.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub data_dir: PathBuf,
+    pub config: Config,
+    /// Start the mock parties in-process on loopback and point the adapters at them.
+    pub mock_upstreams: bool,
+}
+
+/// A built gateway, ready to serve.
+pub struct App {
+    pub router: Router,
+    pub gateway: Arc<Gateway>,
+    /// Where the contracts came from (a folder, or "embedded").
+    pub contracts_source: String,
+    /// The in-process mock bureau, when `mock_upstreams` is on.
+    pub mock_fcb: Option<kuzet_mocks::Running>,
+}
+
+/// Loads the contracts from `dir`, or the embedded copy when `dir` does not exist.
+pub fn load_contracts(dir: &Path) -> Result<(Contracts, String), StartError> {
+    let to_error = |e: crate::contract::ContractErrors| StartError::Contracts {
+        dir: dir.display().to_string(),
+        problems: e.to_string(),
+    };
+    if dir.exists() {
+        let contracts = Contracts::load(dir).map_err(to_error)?;
+        Ok((contracts, dir.display().to_string()))
+    } else {
+        let contracts = Contracts::load_embedded().map_err(to_error)?;
+        Ok((contracts, "embedded".to_owned()))
+    }
+}
+
+impl App {
+    pub async fn build(options: AppOptions) -> Result<App, StartError> {
+        Self::build_with_log(options, None).await
+    }
+
+    /// Builds with a given transfer log (tests use one whose backend fails on demand);
+    /// `None` opens the SQLite log in the data dir.
+    pub async fn build_with_log(
+        options: AppOptions,
+        log: Option<TransferLog>,
+    ) -> Result<App, StartError> {
+        kuzet_transport::install_crypto_provider();
+        let mut config = options.config;
+        let (contracts, contracts_source) = load_contracts(&config.contracts.dir)?;
+
+        let mock_fcb = if options.mock_upstreams {
+            let report_size = match config.mocks.fcb_report_size {
+                MockReportSize::Full => kuzet_mocks::fcb::ReportSize::Full,
+                MockReportSize::TwoContracts => kuzet_mocks::fcb::ReportSize::TwoContracts,
+            };
+            let running = kuzet_mocks::fcb::spawn(kuzet_mocks::fcb::FcbMockOptions {
+                expected_user: config.fcb.user_name.clone(),
+                expected_password: config.fcb.password.clone(),
+                report_size,
+                latency: Duration::from_millis(config.mocks.fcb_latency_ms),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| StartError::Mocks(e.to_string()))?;
+            config.fcb.report_url = running.url("/FCBServices/Service");
+            Some(running)
+        } else {
+            None
+        };
+
+        let registry: Arc<dyn Registry> = Arc::new(SqliteRegistry::open(&options.data_dir)?);
+        let log = match log {
+            Some(log) => log,
+            None => TransferLog::open_sqlite(&options.data_dir)
+                .map_err(|e| StartError::Log(e.to_string()))?,
+        };
+        let fcb = kuzet_fcb::FcbClient::new(config.fcb.clone())
+            .map_err(|e| StartError::Fcb(e.to_string()))?;
+        let gateway = Arc::new(Gateway::new(
+            Arc::new(contracts),
+            registry,
+            log,
+            Upstreams::new(fcb),
+            Duration::from_millis(config.server.request_deadline_ms),
+        ));
+        let router = api::router(AppState {
+            gateway: gateway.clone(),
+            body_limit_bytes: config.server.body_limit_bytes,
+        });
+        Ok(App {
+            router,
+            gateway,
+            contracts_source,
+            mock_fcb,
+        })
+    }
+
+    /// Creates one demo client per role when the registry has none; returns `(name, role,
+    /// token)` for each, to be printed once.
+    pub fn create_demo_clients(&self) -> Result<Vec<(String, Role, String)>, StartError> {
+        let registry = self.gateway.registry();
+        if !registry.list_clients()?.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut created = Vec::new();
+        for &role in Role::ALL {
+            let name = format!("demo-{}", role.as_str());
+            let token = crate::registry::new_token()?;
+            registry.add_client(&name, role, &token)?;
+            created.push((name, role, token));
+        }
+        Ok(created)
+    }
+}

@@ -1,0 +1,229 @@
+//! The gateway's configuration: one TOML file (`--config`), or the embedded defaults.
+//!
+//! Every field has a default, so an empty file is a valid configuration; unknown keys are an
+//! error (`deny_unknown_fields`) so that a typo never silently falls back to a default.
+//! `kuzet config example` prints [`EXAMPLE`], which a test parses.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The complete, commented example configuration (`kuzet config example`).
+pub const EXAMPLE: &str = include_str!("../kuzet.example.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP server.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where contracts are read from.
+    #[serde(default)]
+    pub contracts: ContractsConfig,
+    /// The transfer log.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// The First Credit Bureau.
+    #[serde(default = "default_fcb")]
+    pub fcb: kuzet_fcb::FcbConfig,
+    /// The in-process mock parties of `kuzet serve --mock-upstreams`.
+    #[serde(default)]
+    pub mocks: MocksConfig,
+}
+
+/// The in-process mock parties (`--mock-upstreams` only; ignored otherwise).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MocksConfig {
+    /// The size of the mock bureau's reports: `full` (about 300 KB, a dozen contracts, like
+    /// the sample report) or `two_contracts` (about 60 KB).
+    #[serde(default)]
+    pub fcb_report_size: MockReportSize,
+    /// Extra time the mock bureau waits before each answer, in milliseconds.
+    #[serde(default)]
+    pub fcb_latency_ms: u64,
+}
+
+/// The size of the mock bureau's reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MockReportSize {
+    #[default]
+    Full,
+    TwoContracts,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The address `kuzet serve` listens on (`--listen` overrides it).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The largest request body accepted, in bytes; larger ones get `413 body_too_large`.
+    #[serde(default = "default_body_limit_bytes")]
+    pub body_limit_bytes: usize,
+    /// The deadline of one exchange request, from arrival to answer, in milliseconds. It is
+    /// passed to the adapter so that an upstream call never outlives its caller.
+    #[serde(default = "default_request_deadline_ms")]
+    pub request_deadline_ms: u64,
+}
+
+/// Where contracts are read from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractsConfig {
+    /// The contracts folder. When it does not exist, the contracts embedded in the binary
+    /// (a copy of the repository's `contracts/`) are used, and the gateway says so at start.
+    #[serde(default = "default_contracts_dir")]
+    pub dir: PathBuf,
+}
+
+/// The transfer log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Where the log lives: `sqlite` (in the data dir). PostgreSQL comes later.
+    #[serde(default = "default_backend")]
+    pub backend: String,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_body_limit_bytes() -> usize {
+    64 * 1024
+}
+fn default_request_deadline_ms() -> u64 {
+    15_000
+}
+fn default_contracts_dir() -> PathBuf {
+    PathBuf::from("contracts")
+}
+fn default_backend() -> String {
+    "sqlite".to_owned()
+}
+
+/// The bureau's defaults point at the mock bureau on its standalone port (`kuzet mocks`), with
+/// the mock's demo credentials; a real deployment sets its own.
+fn default_fcb() -> kuzet_fcb::FcbConfig {
+    kuzet_fcb::FcbConfig::new(
+        "http://127.0.0.1:9101/FCBServices/Service",
+        "kuzet-demo",
+        "demo-password",
+    )
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            contracts: ContractsConfig::default(),
+            log: LogConfig::default(),
+            fcb: default_fcb(),
+            mocks: MocksConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            body_limit_bytes: default_body_limit_bytes(),
+            request_deadline_ms: default_request_deadline_ms(),
+        }
+    }
+}
+
+impl Default for ContractsConfig {
+    fn default() -> Self {
+        Self {
+            dir: default_contracts_dir(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            backend: default_backend(),
+        }
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses a configuration text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        if config.log.backend != "sqlite" {
+            return Err(format!(
+                "log.backend: {:?} is not supported (supported: \"sqlite\")",
+                config.log.backend
+            ));
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_and_matches_the_defaults() {
+        let example = Config::parse(EXAMPLE).expect("example parses");
+        let defaults = Config::default();
+        assert_eq!(example.server.listen, defaults.server.listen);
+        assert_eq!(
+            example.server.body_limit_bytes,
+            defaults.server.body_limit_bytes
+        );
+        assert_eq!(example.fcb.report_url, defaults.fcb.report_url);
+        assert_eq!(example.fcb.http, defaults.fcb.http);
+    }
+
+    #[test]
+    fn an_empty_file_is_the_defaults() {
+        let empty = Config::parse("").expect("empty parses");
+        assert_eq!(empty.server.listen, default_listen());
+        assert_eq!(empty.fcb.user_name, "kuzet-demo");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::parse("[server]\nlisten_adress = \"127.0.0.1:1\"\n").expect_err("typo");
+        assert!(err.contains("listen_adress"), "{err}");
+        let err = Config::parse("[fcb]\nreport_url = \"x\"\npasword = \"x\"\n").expect_err("typo");
+        assert!(err.contains("pasword"), "{err}");
+        let err = Config::parse("[log]\nbackend = \"mysql\"\n").expect_err("backend");
+        assert!(err.contains("mysql"), "{err}");
+    }
+}

@@ -1,0 +1,529 @@
+//! The transfer pipeline: one exchange, from an authenticated request to a logged answer.
+//!
+//! The order is the product (DESIGN.md, "One transfer, step by step"): the caller's role and
+//! purpose, the outgoing fields against the vocabulary and the send list, the subject's
+//! identifier, consent where the legal basis is consent; then a durable OUT entry, the adapter
+//! call, the incoming record filtered by the receive list, a durable IN entry, and only then the
+//! answer. A refusal at any step before the OUT entry sends nothing and logs a `denied` entry.
+//!
+//! This module never parses XML (adapters do) and never prints personal values: subjects
+//! appear in tracing as masked IINs, fields by name only.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use kuzet_ident::Iin;
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::api::{AppError, safe_paths};
+use crate::contract::{BodyLogging, Contracts, Denial, LegalBasis, Operation, Role};
+use crate::registry::{Channel, Client, Consent, Registry, Revoked};
+use crate::transfer_log::{EntryDraft, Kind, TransferLog};
+use crate::upstream::{PrepareError, UpstreamFailure, Upstreams};
+
+/// One exchange request, as the API parsed it.
+#[derive(Debug)]
+pub struct ExchangeRequest {
+    pub recipient: String,
+    pub operation: String,
+    pub purpose: String,
+    pub consent_id: Option<Uuid>,
+    pub reference: Option<String>,
+    pub data: Value,
+}
+
+/// The answer to a successful exchange: the kept data and the names of the dropped fields.
+#[derive(Debug, Serialize)]
+pub struct ExchangeOutcome {
+    pub transfer_id: Uuid,
+    pub data: Value,
+    pub dropped: Vec<String>,
+}
+
+/// A consent as the API received it.
+#[derive(Debug)]
+pub struct NewConsent {
+    pub subject_iin: String,
+    pub recipients: Vec<String>,
+    pub purposes: Vec<String>,
+    pub granted_at: OffsetDateTime,
+    pub channel: Channel,
+    pub evidence: String,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Roles that may record and withdraw consents: the teams that talk to clients.
+const CONSENT_ROLES: [Role; 3] = [Role::Underwriting, Role::Servicing, Role::Admin];
+
+/// How far in the future a consent's `granted_at` may lie (clock skew between systems).
+const GRANTED_AT_SKEW: time::Duration = time::Duration::minutes(5);
+
+/// The gateway: contracts, registry, transfer log and the parties' adapters.
+pub struct Gateway {
+    contracts: Arc<Contracts>,
+    registry: Arc<dyn Registry>,
+    log: TransferLog,
+    upstreams: Upstreams,
+    request_deadline: Duration,
+}
+
+/// What the log needs to know about the transfer being decided.
+struct Ctx<'a> {
+    op: &'a Operation,
+    caller: &'a Client,
+    transfer_id: Uuid,
+    purpose: &'a str,
+    reference: Option<&'a str>,
+    subject: Option<Iin>,
+    consent_id: Option<Uuid>,
+}
+
+impl Gateway {
+    pub fn new(
+        contracts: Arc<Contracts>,
+        registry: Arc<dyn Registry>,
+        log: TransferLog,
+        upstreams: Upstreams,
+        request_deadline: Duration,
+    ) -> Self {
+        Self {
+            contracts,
+            registry,
+            log,
+            upstreams,
+            request_deadline,
+        }
+    }
+
+    pub fn registry(&self) -> &dyn Registry {
+        self.registry.as_ref()
+    }
+
+    pub fn contracts(&self) -> &Contracts {
+        &self.contracts
+    }
+
+    pub fn log(&self) -> &TransferLog {
+        &self.log
+    }
+
+    /// Records a consent (policy 4.1, consent information) and returns its id.
+    pub fn record_consent(&self, caller: &Client, new: NewConsent) -> Result<Uuid, AppError> {
+        if !CONSENT_ROLES.contains(&caller.role) {
+            return Err(AppError::forbidden_role(format!(
+                "role {} may not record consents",
+                caller.role.as_str()
+            )));
+        }
+        let iin =
+            Iin::parse(&new.subject_iin).map_err(|e| AppError::invalid_iin("subject_iin", e))?;
+        if new.recipients.is_empty() {
+            return Err(AppError::invalid_value(
+                "recipients",
+                "at least one is needed",
+            ));
+        }
+        for r in &new.recipients {
+            if self.contracts.recipient(r).is_none() {
+                return Err(AppError::invalid_value(
+                    "recipients",
+                    format!("unknown recipient {r:?}"),
+                ));
+            }
+        }
+        if new.purposes.is_empty() {
+            return Err(AppError::invalid_value(
+                "purposes",
+                "at least one is needed",
+            ));
+        }
+        for p in &new.purposes {
+            if self.contracts.purpose(p).is_none() {
+                return Err(AppError::invalid_value(
+                    "purposes",
+                    format!("unknown purpose {p:?}"),
+                ));
+            }
+        }
+        let evidence = new.evidence.trim();
+        if evidence.is_empty() || evidence.len() > 256 {
+            return Err(AppError::invalid_value(
+                "evidence",
+                "a reference of 1 to 256 characters is needed",
+            ));
+        }
+        let now = OffsetDateTime::now_utc();
+        if new.granted_at > now + GRANTED_AT_SKEW {
+            return Err(AppError::invalid_value("granted_at", "lies in the future"));
+        }
+        if let Some(expires) = new.expires_at {
+            if expires <= new.granted_at {
+                return Err(AppError::invalid_value(
+                    "expires_at",
+                    "must be later than granted_at",
+                ));
+            }
+        }
+        let mut recipients = new.recipients;
+        recipients.sort();
+        recipients.dedup();
+        let mut purposes = new.purposes;
+        purposes.sort();
+        purposes.dedup();
+        let consent = Consent {
+            id: Uuid::now_v7(),
+            subject: self.log.subject_index(&iin),
+            subject_masked: iin.masked(),
+            recipients,
+            purposes,
+            granted_at: new.granted_at,
+            channel: new.channel,
+            evidence: evidence.to_owned(),
+            expires_at: new.expires_at,
+            recorded_at: now,
+            recorded_by: caller.name.clone(),
+            revoked_at: None,
+            revoked_by: None,
+        };
+        self.registry.add_consent(&consent)?;
+        tracing::info!(consent_id = %consent.id, subject = %iin, caller = %caller.name, "Consent recorded.");
+        Ok(consent.id)
+    }
+
+    /// Withdraws a consent. Withdrawing twice is not an error.
+    pub fn revoke_consent(&self, caller: &Client, id: Uuid) -> Result<(), AppError> {
+        if !CONSENT_ROLES.contains(&caller.role) {
+            return Err(AppError::forbidden_role(format!(
+                "role {} may not withdraw consents",
+                caller.role.as_str()
+            )));
+        }
+        match self
+            .registry
+            .revoke_consent(id, &caller.name, OffsetDateTime::now_utc())?
+        {
+            Revoked::Now | Revoked::Already => {
+                tracing::info!(consent_id = %id, caller = %caller.name, "Consent withdrawn.");
+                Ok(())
+            }
+            Revoked::NotFound => Err(AppError::new(
+                StatusCode::NOT_FOUND,
+                "consent_not_found",
+                format!("no consent {id}"),
+            )),
+        }
+    }
+
+    /// One exchange, end to end.
+    pub async fn exchange(
+        &self,
+        caller: &Client,
+        req: ExchangeRequest,
+    ) -> Result<ExchangeOutcome, AppError> {
+        let started = Instant::now();
+        let deadline = started + self.request_deadline;
+        let op = self
+            .contracts
+            .operation(&req.recipient, &req.operation)
+            .ok_or_else(|| {
+                AppError::unknown_operation(format!(
+                    "no operation {}/{} in the contracts",
+                    req.recipient, req.operation
+                ))
+            })?;
+        let mut ctx = Ctx {
+            op,
+            caller,
+            transfer_id: Uuid::now_v7(),
+            purpose: &req.purpose,
+            reference: req.reference.as_deref(),
+            subject: None,
+            consent_id: None,
+        };
+        if let Some(r) = ctx.reference {
+            if r.len() > 128 {
+                return Err(AppError::invalid_value(
+                    "reference",
+                    "longer than 128 characters",
+                ));
+            }
+        }
+
+        // The caller and the purpose.
+        if let Err(denial) = crate::contract::authorize(op, caller.role, &req.purpose) {
+            return Err(self.deny(&ctx, denial).await);
+        }
+        // The outgoing fields: nothing unknown, nothing the send list does not name.
+        let sent = match crate::contract::check_outgoing(&self.contracts, op, &req.data) {
+            Ok(paths) => paths,
+            Err(denial) => return Err(self.deny(&ctx, denial).await),
+        };
+        // The values the adapters rely on.
+        ctx.subject = subject_of(&req.data)?;
+        // The adapter must exist, and have what it needs, before anything is logged as sent.
+        let call = self.upstreams.prepare(op, &req.data).map_err(|e| match e {
+            PrepareError::Missing(path) => AppError::invalid_value(path, "is required"),
+            other => AppError::unknown_operation(other.to_string()),
+        })?;
+        // Consent, where the legal basis is consent.
+        if op.legal_basis == LegalBasis::Consent {
+            match self.find_consent(&ctx, req.consent_id)? {
+                Some(id) => ctx.consent_id = Some(id),
+                None => return Err(self.deny(&ctx, Denial::ConsentMissing).await),
+            }
+        }
+
+        // Durable OUT entry, or nothing leaves.
+        let out_body = body_for(op, &req.data);
+        self.append(
+            &ctx,
+            Kind::Out,
+            sent,
+            Vec::new(),
+            out_body,
+            Vec::new(),
+            "sent",
+            None,
+        )
+        .await?;
+
+        let answer = self
+            .upstreams
+            .call(call, ctx.consent_id.is_some(), deadline)
+            .await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match answer {
+            Ok(answer) => {
+                let filtered = crate::contract::filter_incoming(op, answer.record);
+                let in_body = body_for(op, &filtered.kept);
+                self.append(
+                    &ctx,
+                    Kind::In,
+                    filtered.kept_fields,
+                    filtered.dropped.clone(),
+                    in_body,
+                    answer.upstream_ids,
+                    "ok",
+                    Some(latency_ms),
+                )
+                .await?;
+                Ok(ExchangeOutcome {
+                    transfer_id: ctx.transfer_id,
+                    data: filtered.kept,
+                    dropped: filtered.dropped,
+                })
+            }
+            Err(failure) => {
+                tracing::warn!(
+                    recipient = %op.recipient,
+                    operation = %op.name,
+                    transfer_id = %ctx.transfer_id,
+                    code = failure.code,
+                    error = %failure.detail,
+                    "Upstream call failed."
+                );
+                let outcome = format!("error:{}", failure.code);
+                self.append(
+                    &ctx,
+                    Kind::In,
+                    Vec::new(),
+                    Vec::new(),
+                    None,
+                    failure.upstream_ids.clone(),
+                    &outcome,
+                    Some(latency_ms),
+                )
+                .await?;
+                Err(failure_error(&ctx, failure))
+            }
+        }
+    }
+
+    /// Finds the consent that covers this transfer: the one the caller named, or else any
+    /// valid one on record for the subject.
+    fn find_consent(&self, ctx: &Ctx<'_>, named: Option<Uuid>) -> Result<Option<Uuid>, AppError> {
+        let Some(subject) = &ctx.subject else {
+            return Ok(None);
+        };
+        let index = self.log.subject_index(subject);
+        let now = OffsetDateTime::now_utc();
+        let covers = |c: &Consent| c.covers(&index, &ctx.op.recipient, ctx.purpose, now);
+        Ok(match named {
+            Some(id) => self.registry.consent(id)?.filter(covers).map(|c| c.id),
+            None => self
+                .registry
+                .consents_for(&index)?
+                .into_iter()
+                .find(covers)
+                .map(|c| c.id),
+        })
+    }
+
+    /// Logs a `denied` entry and turns the denial into its API error. If even the denial cannot
+    /// be logged, the answer is `503 log_unavailable`: every refusal is on the record.
+    async fn deny(&self, ctx: &Ctx<'_>, denial: Denial) -> AppError {
+        let error = denial_error(&denial);
+        tracing::info!(
+            recipient = %ctx.op.recipient,
+            operation = %ctx.op.name,
+            caller = %ctx.caller.name,
+            code = denial.code(),
+            fields = ?denial.paths(),
+            "Transfer denied."
+        );
+        let outcome = format!("denied:{}", denial.code());
+        let denied = safe_paths(denial.paths());
+        match self
+            .append_entry(
+                ctx,
+                Kind::Denied,
+                Vec::new(),
+                Vec::new(),
+                denied,
+                None,
+                Vec::new(),
+                &outcome,
+                None,
+            )
+            .await
+        {
+            Ok(()) => error,
+            Err(e) => e,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn append(
+        &self,
+        ctx: &Ctx<'_>,
+        kind: Kind,
+        fields: Vec<String>,
+        dropped: Vec<String>,
+        body: Option<Vec<u8>>,
+        upstream: Vec<(String, String)>,
+        outcome: &str,
+        latency_ms: Option<u64>,
+    ) -> Result<(), AppError> {
+        self.append_entry(
+            ctx,
+            kind,
+            fields,
+            dropped,
+            Vec::new(),
+            body,
+            upstream,
+            outcome,
+            latency_ms,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn append_entry(
+        &self,
+        ctx: &Ctx<'_>,
+        kind: Kind,
+        fields: Vec<String>,
+        dropped: Vec<String>,
+        denied: Vec<String>,
+        body: Option<Vec<u8>>,
+        upstream: Vec<(String, String)>,
+        outcome: &str,
+        latency_ms: Option<u64>,
+    ) -> Result<(), AppError> {
+        let draft = EntryDraft {
+            transfer_id: ctx.transfer_id,
+            kind,
+            recipient: ctx.op.recipient.clone(),
+            operation: ctx.op.name.clone(),
+            caller: ctx.caller.name.clone(),
+            purpose: Some(ctx.purpose.to_owned()),
+            legal_basis: Some(ctx.op.legal_basis.as_str().to_owned()),
+            consent_id: ctx.consent_id,
+            reference: ctx.reference.map(str::to_owned),
+            subject: ctx.subject.clone(),
+            fields,
+            dropped,
+            denied,
+            body,
+            upstream,
+            outcome: outcome.to_owned(),
+            latency_ms,
+        };
+        self.log.append(draft).await.map(|_| ()).map_err(|e| {
+            tracing::error!(transfer_id = %ctx.transfer_id, error = %e, "Transfer log append failed.");
+            AppError::log_unavailable()
+        })
+    }
+}
+
+/// The subject of a request: `subject.iin`, else `user.iin`, validated.
+fn subject_of(data: &Value) -> Result<Option<Iin>, AppError> {
+    for path in ["subject.iin", "user.iin"] {
+        let mut cur = data;
+        for key in path.split('.') {
+            match cur.get(key) {
+                Some(v) => cur = v,
+                None => {
+                    cur = &Value::Null;
+                    break;
+                }
+            }
+        }
+        match cur {
+            Value::Null => continue,
+            Value::String(s) => {
+                return Iin::parse(s)
+                    .map(Some)
+                    .map_err(|e| AppError::invalid_iin(path, e));
+            }
+            _ => return Err(AppError::invalid_iin(path, "must be a string of 12 digits")),
+        }
+    }
+    Ok(None)
+}
+
+/// The body to keep in the log, as the contract says: encrypted JSON, or nothing.
+fn body_for(op: &Operation, value: &Value) -> Option<Vec<u8>> {
+    match op.body_logging {
+        BodyLogging::Encrypted => serde_json::to_vec(value).ok(),
+        BodyLogging::Metadata => None,
+    }
+}
+
+fn denial_error(denial: &Denial) -> AppError {
+    let paths = safe_paths(denial.paths());
+    match denial {
+        Denial::UnknownField { .. } => AppError::unknown_field(paths),
+        Denial::FieldNotAllowed { .. } => AppError::new(
+            StatusCode::FORBIDDEN,
+            "field_not_allowed",
+            format!("the contract does not allow sending: {}", paths.join(", ")),
+        )
+        .with_fields(paths),
+        Denial::ForbiddenRole { .. } => AppError::forbidden_role(denial.to_string()),
+        Denial::PurposeNotAllowed { .. } => AppError::new(
+            StatusCode::FORBIDDEN,
+            "purpose_not_allowed",
+            denial.to_string(),
+        ),
+        Denial::ConsentMissing => AppError::new(
+            StatusCode::FORBIDDEN,
+            "consent_missing",
+            "no valid consent covers this recipient and purpose for this subject",
+        ),
+        _ => AppError::new(StatusCode::FORBIDDEN, denial.code(), denial.to_string()),
+    }
+}
+
+fn failure_error(ctx: &Ctx<'_>, failure: UpstreamFailure) -> AppError {
+    let message = format!(
+        "{}: {} (transfer {})",
+        ctx.op.recipient, failure.message, ctx.transfer_id
+    );
+    AppError::new(failure.status, failure.api_code, message)
+}

@@ -1,0 +1,176 @@
+//! The parties behind the gateway: which adapter serves which contract operation, and what an
+//! adapter's failure means to the API.
+//!
+//! Adapters speak typed requests and records; this module turns the already-checked request
+//! data into an adapter request and the adapter's typed record into JSON for the contract
+//! filter. It never decides what may be sent or kept: that is the contract's job, done before
+//! and after it.
+
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use kuzet_fcb::{FcbClient, FcbError, ReportRequest};
+use kuzet_ident::Iin;
+use serde_json::Value;
+
+use crate::contract::Operation;
+
+/// The adapters, one per party.
+pub struct Upstreams {
+    fcb: FcbClient,
+}
+
+/// A call ready to go, built from checked data.
+#[derive(Debug)]
+pub enum Call {
+    FcbCreditReport(ReportRequest),
+}
+
+/// A party's answer, as JSON for the contract filter, with the party's own ids for the log.
+#[derive(Debug)]
+pub struct UpstreamAnswer {
+    pub record: Value,
+    pub upstream_ids: Vec<(String, String)>,
+}
+
+/// A failed call, sorted for the API and the log.
+#[derive(Debug)]
+pub struct UpstreamFailure {
+    /// The HTTP status the caller gets.
+    pub status: StatusCode,
+    /// The API's stable error code (`upstream_error`, `upstream_timeout`, …).
+    pub api_code: &'static str,
+    /// The adapter's own code for the log's outcome (`subject_not_found`, `soap_fault`, …).
+    pub code: &'static str,
+    /// A message for the caller, without personal values.
+    pub message: String,
+    /// The internal cause, for tracing only.
+    pub detail: String,
+    pub upstream_ids: Vec<(String, String)>,
+}
+
+/// Why a contract operation cannot be called.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(
+        "operation {recipient}/{operation} is declared in the contracts but has no adapter yet"
+    )]
+    NoAdapter {
+        recipient: String,
+        operation: String,
+    },
+    #[error("the request lacks {0}")]
+    Missing(&'static str),
+}
+
+impl Upstreams {
+    pub fn new(fcb: FcbClient) -> Self {
+        Self { fcb }
+    }
+
+    /// Builds the adapter request for `op` from its checked `data`.
+    pub fn prepare(&self, op: &Operation, data: &Value) -> Result<Call, PrepareError> {
+        match (op.recipient.as_str(), op.name.as_str()) {
+            ("fcb", "credit-report") => {
+                let iin = data
+                    .pointer("/subject/iin")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Iin::parse(s).ok())
+                    .ok_or(PrepareError::Missing("subject.iin"))?;
+                Ok(Call::FcbCreditReport(ReportRequest {
+                    iin,
+                    consent_confirmed: false,
+                }))
+            }
+            (recipient, operation) => Err(PrepareError::NoAdapter {
+                recipient: recipient.to_owned(),
+                operation: operation.to_owned(),
+            }),
+        }
+    }
+
+    /// Makes the call within `deadline`. `consent_confirmed` is true only when the gateway
+    /// found a stored consent record covering this transfer.
+    pub async fn call(
+        &self,
+        call: Call,
+        consent_confirmed: bool,
+        deadline: Instant,
+    ) -> Result<UpstreamAnswer, UpstreamFailure> {
+        match call {
+            Call::FcbCreditReport(mut req) => {
+                req.consent_confirmed = consent_confirmed;
+                let answer = self
+                    .fcb
+                    .credit_report(&req, Some(deadline))
+                    .await
+                    .map_err(fcb_failure)?;
+                let record = serde_json::to_value(&answer.report).map_err(|e| UpstreamFailure {
+                    status: StatusCode::BAD_GATEWAY,
+                    api_code: "upstream_error",
+                    code: "unrepresentable_record",
+                    message: "the bureau's report could not be represented".into(),
+                    detail: e.to_string(),
+                    upstream_ids: Vec::new(),
+                })?;
+                let mut upstream_ids = Vec::new();
+                if let Some(reference) = answer.reference_id {
+                    upstream_ids.push(("bureau_reference".to_owned(), reference));
+                }
+                Ok(UpstreamAnswer {
+                    record,
+                    upstream_ids,
+                })
+            }
+        }
+    }
+}
+
+/// What each bureau failure means to the caller.
+fn fcb_failure(e: FcbError) -> UpstreamFailure {
+    let (status, api_code, message) = match &e {
+        FcbError::SubjectNotFound => (
+            StatusCode::NOT_FOUND,
+            "subject_not_found",
+            "the bureau has no credit history for this subject".to_owned(),
+        ),
+        FcbError::SeveralSubjects => (
+            StatusCode::BAD_GATEWAY,
+            "upstream_rejected",
+            "the bureau found several subjects for this identifier".to_owned(),
+        ),
+        FcbError::ConsentRequired | FcbError::Unauthorized { .. } | FcbError::Bureau { .. } => (
+            StatusCode::BAD_GATEWAY,
+            "upstream_rejected",
+            format!("the bureau refused the request ({})", e.code()),
+        ),
+        FcbError::Timeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "the bureau did not answer in time".to_owned(),
+        ),
+        FcbError::Transport(t) if matches!(t, kuzet_transport::TransportError::Timeout) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "the bureau did not answer in time".to_owned(),
+        ),
+        FcbError::Transport(t) if matches!(t, kuzet_transport::TransportError::Connect(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            "the bureau cannot be reached".to_owned(),
+        ),
+        _ => (
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            format!("the bureau's answer was unusable ({})", e.code()),
+        ),
+    };
+    UpstreamFailure {
+        status,
+        api_code,
+        code: e.code(),
+        message,
+        detail: e.to_string(),
+        upstream_ids: Vec::new(),
+    }
+}

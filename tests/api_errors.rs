@@ -1,0 +1,208 @@
+//! Bad input gets a clear, stable error and loses nothing; nothing reaches the bureau.
+
+mod common;
+
+use common::{TestApp, demo_iin};
+use kuzet::contract::Role;
+use kuzet::transfer_log::Kind;
+use serde_json::json;
+
+const PATH: &str = "/v1/exchange/fcb/credit-report";
+
+fn request(iin: serde_json::Value) -> serde_json::Value {
+    json!({"purpose": "contract_performance", "reference": "APP-9", "data": {"subject": {"iin": iin}}})
+}
+
+#[tokio::test]
+async fn invalid_iins_are_422_invalid_iin() {
+    let app = TestApp::spawn().await;
+    let good = demo_iin();
+    let mut bad_check = good.clone().into_bytes();
+    bad_check[11] = b'0' + (bad_check[11] - b'0' + 1) % 10;
+    let bad_check = String::from_utf8(bad_check).expect("ascii");
+    let cases = [
+        json!(bad_check),
+        json!("870230300015"),  // 30 February
+        json!("871305300015"),  // month 13
+        json!("870525000015"),  // century digit 0
+        json!("870525900015"),  // century digit 9
+        json!("87052530001a"),  // a letter
+        json!("87052530001"),   // 11 digits
+        json!("8705253000151"), // 13 digits
+        json!(""),
+        json!(870525300015u64), // a number, not a string
+    ];
+    for iin in cases {
+        let a = app
+            .post(
+                PATH,
+                Some(app.token(Role::Underwriting)),
+                &request(iin.clone()),
+            )
+            .await;
+        assert_eq!(
+            (a.status, a.code()),
+            (422, "invalid_iin"),
+            "{iin}: {}",
+            a.body
+        );
+        assert_eq!(a.body["error"]["fields"], json!(["subject.iin"]));
+        if let Some(s) = iin.as_str() {
+            if !s.is_empty() {
+                assert!(
+                    !a.body.to_string().contains(s),
+                    "the value must not be echoed"
+                );
+            }
+        }
+    }
+    assert_eq!(app.mock().calls(), 0);
+}
+
+#[tokio::test]
+async fn unknown_members_and_fields_are_422_unknown_field() {
+    let app = TestApp::spawn().await;
+    let iin = demo_iin();
+    let uw = Some(app.token(Role::Underwriting));
+    let mut body = request(json!(iin));
+    body["priority"] = json!("high");
+    let a = app.post(PATH, uw, &body).await;
+    assert_eq!((a.status, a.code()), (422, "unknown_field"), "{}", a.body);
+    assert_eq!(a.body["error"]["fields"], json!(["priority"]));
+
+    let body = json!({"purpose": "contract_performance",
+        "data": {"subject": {"iin": iin, "shoe_size": 44}}});
+    let a = app.post(PATH, uw, &body).await;
+    assert_eq!((a.status, a.code()), (422, "unknown_field"), "{}", a.body);
+    assert_eq!(a.body["error"]["fields"], json!(["subject.shoe_size"]));
+
+    // A personal value used as a key never comes back, nor goes into the log.
+    let body = json!({"purpose": "contract_performance",
+        "data": {"subject": {"iin": iin, (iin.clone()): true}}});
+    let a = app.post(PATH, uw, &body).await;
+    assert_eq!((a.status, a.code()), (422, "unknown_field"), "{}", a.body);
+    assert_eq!(a.body["error"]["fields"], json!(["subject.<?>"]));
+    assert!(!a.body.to_string().contains(&iin));
+    let entries = app.all_entries().await;
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.denied.iter().all(|d| !d.contains(&iin)))
+    );
+    assert_eq!(app.mock().calls(), 0);
+}
+
+#[tokio::test]
+async fn a_field_off_the_send_list_is_403_and_logged_as_denied() {
+    let app = TestApp::spawn().await;
+    let iin = demo_iin();
+    app.consent(&iin).await;
+    let body = json!({"purpose": "contract_performance", "reference": "APP-7",
+        "data": {"subject": {"iin": iin, "phone": "+77010000000", "email": "a@b.kz"}}});
+    let a = app
+        .post(PATH, Some(app.token(Role::Underwriting)), &body)
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (403, "field_not_allowed"),
+        "{}",
+        a.body
+    );
+    assert_eq!(
+        a.body["error"]["fields"],
+        json!(["subject.email", "subject.phone"])
+    );
+    assert!(!a.body.to_string().contains("+7701"));
+    assert_eq!(app.mock().calls(), 0);
+
+    // The denied entry names the paths, and nothing was logged as sent.
+    let entries = app.all_entries().await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].kind, Kind::Denied);
+    assert_eq!(entries[0].denied, vec!["subject.email", "subject.phone"]);
+    assert_eq!(entries[0].outcome, "denied:field_not_allowed");
+    assert_eq!(entries[0].reference.as_deref(), Some("APP-7"));
+}
+
+#[tokio::test]
+async fn roles_tokens_purposes_and_operations_are_checked() {
+    let app = TestApp::spawn().await;
+    let body = request(json!(demo_iin()));
+    for role in [Role::Reporting, Role::Servicing, Role::Auditor, Role::Admin] {
+        let a = app.post(PATH, Some(app.token(role)), &body).await;
+        assert_eq!((a.status, a.code()), (403, "forbidden_role"), "{role:?}");
+    }
+    let a = app.post(PATH, None, &body).await;
+    assert_eq!((a.status, a.code()), (401, "unauthenticated"));
+    let a = app.post(PATH, Some("kz_not-a-token"), &body).await;
+    assert_eq!((a.status, a.code()), (401, "unauthenticated"));
+
+    // A revoked client's token stops working at once.
+    app.app
+        .gateway
+        .registry()
+        .revoke_client("test-underwriting")
+        .expect("revoke");
+    let a = app
+        .post(PATH, Some(app.token(Role::Underwriting)), &body)
+        .await;
+    assert_eq!((a.status, a.code()), (401, "unauthenticated"));
+
+    let app = TestApp::spawn().await;
+    let uw = Some(app.token(Role::Underwriting));
+    let mut marketing = body.clone();
+    marketing["purpose"] = json!("marketing");
+    let a = app.post(PATH, uw, &marketing).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (403, "purpose_not_allowed"),
+        "{}",
+        a.body
+    );
+    let a = app.post("/v1/exchange/fcb/everything", uw, &body).await;
+    assert_eq!((a.status, a.code()), (404, "unknown_operation"));
+    let a = app.post("/v1/exchange/cia/credit-report", uw, &body).await;
+    assert_eq!((a.status, a.code()), (404, "unknown_operation"));
+    assert_eq!(app.mock().calls(), 0);
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies() {
+    let app = TestApp::spawn().await;
+    let uw = Some(app.token(Role::Underwriting));
+    let a = app.post_raw(PATH, uw, b"{\"purpose\": ".to_vec()).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "malformed_request"),
+        "{}",
+        a.body
+    );
+    let a = app.post_raw(PATH, uw, b"not json".to_vec()).await;
+    assert_eq!((a.status, a.code()), (400, "malformed_request"));
+    let a = app.post(PATH, uw, &json!({"purpose": 5, "data": {}})).await;
+    assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
+    let a = app.post(PATH, uw, &json!({"data": {}})).await;
+    assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
+
+    let mut big = request(json!(demo_iin()));
+    big["reference"] = json!("x".repeat(70 * 1024));
+    let a = app.post(PATH, uw, &big).await;
+    assert_eq!((a.status, a.code()), (413, "body_too_large"), "{}", a.body);
+    assert_eq!(app.mock().calls(), 0);
+}
+
+#[tokio::test]
+async fn an_empty_payload_sends_nothing() {
+    let app = TestApp::spawn().await;
+    let a = app
+        .post(
+            PATH,
+            Some(app.token(Role::Underwriting)),
+            &json!({"purpose": "contract_performance", "data": {}}),
+        )
+        .await;
+    // The bureau needs the subject's IIN: nothing is sent without it.
+    assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
+    assert_eq!(a.body["error"]["fields"], json!(["subject.iin"]));
+    assert_eq!(app.mock().calls(), 0);
+}

@@ -1,0 +1,223 @@
+//! `TestApp`: the gateway on port 0, with a fresh data dir and the mock bureau in-process on
+//! port 0, plus one client per role. What the tests drive is what `kuzet serve` runs.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use kuzet::app::{App, AppOptions};
+use kuzet::config::Config;
+use kuzet::contract::Role;
+use kuzet::registry::Registry;
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub app: App,
+    pub http: reqwest::Client,
+    pub tokens: HashMap<Role, String>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with the mock bureau in-process; `tweak` may change the configuration first.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = test_config();
+        tweak(&mut config);
+        Self::spawn_config(config, true).await
+    }
+
+    pub async fn spawn_config(config: Config, mock_upstreams: bool) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = App::build(AppOptions {
+            data_dir: dir.path().to_owned(),
+            config,
+            mock_upstreams,
+        })
+        .await
+        .expect("the gateway builds");
+        Self::serve(app, dir).await
+    }
+
+    pub async fn serve(app: App, dir: tempfile::TempDir) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = app.router.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        let mut tokens = HashMap::new();
+        for &role in Role::ALL {
+            let token = kuzet::registry::new_token().expect("token");
+            app.gateway
+                .registry()
+                .add_client(&format!("test-{}", role.as_str()), role, &token)
+                .expect("add client");
+            tokens.insert(role, token);
+        }
+        TestApp {
+            addr,
+            dir,
+            app,
+            http: reqwest::Client::new(),
+            tokens,
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn token(&self, role: Role) -> &str {
+        &self.tokens[&role]
+    }
+
+    pub fn mock(&self) -> &kuzet_mocks::Running {
+        self.app.mock_fcb.as_ref().expect("mock bureau running")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Answer {
+        self.post_raw(path, token, serde_json::to_vec(body).expect("json"))
+            .await
+    }
+
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> Answer {
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, body }
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut req = self.http.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.expect("body");
+        Answer {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Records a consent for `iin` to the bureau for contract performance; returns its id.
+    pub async fn consent(&self, iin: &str) -> String {
+        let a = self
+            .post(
+                "/v1/consents",
+                Some(self.token(Role::Underwriting)),
+                &consent_body(iin),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        a.body["consent_id"]
+            .as_str()
+            .expect("consent_id")
+            .to_owned()
+    }
+
+    /// A credit-report request for `iin` naming `consent_id`.
+    pub async fn credit_report(&self, iin: &str, consent_id: Option<&str>) -> Answer {
+        let mut body = json!({
+            "purpose": "contract_performance",
+            "reference": "APP-1",
+            "data": {"subject": {"iin": iin}},
+        });
+        if let Some(c) = consent_id {
+            body["consent_id"] = json!(c);
+        }
+        self.post(
+            "/v1/exchange/fcb/credit-report",
+            Some(self.token(Role::Underwriting)),
+            &body,
+        )
+        .await
+    }
+
+    /// The log's entries for a transfer.
+    pub async fn entries(&self, transfer_id: &str) -> Vec<kuzet::transfer_log::Entry> {
+        let id = uuid::Uuid::parse_str(transfer_id).expect("uuid");
+        self.app
+            .gateway
+            .log()
+            .get_transfer(id)
+            .await
+            .expect("read transfer")
+    }
+
+    /// Every entry of the log, in seq order.
+    pub async fn all_entries(&self) -> Vec<kuzet::transfer_log::Entry> {
+        self.app
+            .gateway
+            .log()
+            .read(|b| {
+                let mut entries = Vec::new();
+                b.scan(1, &mut |row| {
+                    entries.push(row.expect("a readable row"));
+                    std::ops::ControlFlow::Continue(())
+                })?;
+                Ok(entries)
+            })
+            .await
+            .expect("scan")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The default configuration with the repository's contracts.
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    config.contracts.dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contracts");
+    config
+}
+
+pub fn consent_body(iin: &str) -> Value {
+    json!({
+        "subject_iin": iin,
+        "recipients": ["fcb"],
+        "purposes": ["contract_performance"],
+        "granted_at": "2026-01-01T10:00:00Z",
+        "channel": "app",
+        "evidence": "otp:000111",
+    })
+}
+
+/// A synthetic person with an ordinary report at the mock bureau.
+pub fn demo_iin() -> String {
+    kuzet_mocks::fcb::demo_iin().expose().to_owned()
+}
