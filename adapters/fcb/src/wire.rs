@@ -2,10 +2,13 @@
 //! (the JAX-WS envelope, `CigResult`, `CigResultError`, SOAP `Fault`).
 //!
 //! Reading is one streaming pass of quick-xml over the borrowed body into a flat element tree
-//! (`Doc`: no per-element allocation, attribute values borrowed unless they hold entities),
-//! then the section readers in `sections.rs` turn that tree into the domain types of
-//! `report.rs`. Elements are matched by local name, so any namespace prefix is accepted;
-//! unknown elements and attributes are ignored.
+//! (`Doc`: no per-element allocation; attribute values stay raw slices of the input), then the
+//! section readers in `sections.rs` turn that tree into the domain types of `report.rs`.
+//! Elements are matched by local name, so any namespace prefix is accepted; unknown elements
+//! and attributes are ignored. Structure is strict (mismatched or unclosed tags, bad attribute
+//! syntax, unknown entities in text: [`FcbError::Malformed`]); an attribute value is decoded
+//! only when read, and one that is not UTF-8 or holds an unknown entity reads as absent, like
+//! any other unreadable field.
 //!
 //! This module must never put a value from the document (names, IINs, amounts) into an error
 //! or a log line: errors name the problem and a byte offset only.
@@ -309,7 +312,7 @@ impl<'a> Doc<'a> {
         reader.config_mut().check_end_names = true;
         let mut doc = Doc {
             nodes: Vec::with_capacity(input.len() / 64 + 8),
-            attrs: Vec::with_capacity(input.len() / 48 + 8),
+            attrs: Vec::with_capacity(input.len() / 40 + 8),
             input,
         };
         doc.nodes.push(Node {

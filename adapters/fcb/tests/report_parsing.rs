@@ -445,3 +445,26 @@ fn personal_values_stay_out_of_debug() {
         "contract data is not personal and stays visible"
     );
 }
+
+#[test]
+fn one_unreadable_attribute_drops_only_its_field() {
+    let mut doc = br#"<CigResult><Result><Root><ExistingContracts><Contract>
+        <CodeOfContract title="caption with a bad byte: "#
+        .to_vec();
+    doc.push(0xff);
+    doc.extend_from_slice(
+        br#"" value="C-1"/>
+        <TotalAmount value="&bogus; KZT"/>
+        <OverdueAmount value="12,00 KZT"/>
+        </Contract></ExistingContracts></Root></Result></CigResult>"#,
+    );
+    let report = parse_report(&doc).unwrap();
+    let c = &report.credit_history.existing_contracts[0];
+    assert_eq!(
+        c.code.as_deref(),
+        Some("C-1"),
+        "the unread caption does not matter"
+    );
+    assert_eq!(c.total_amount, None, "unknown entity: the field is dropped");
+    assert_eq!(c.overdue_amount, kzt(1_200));
+}
