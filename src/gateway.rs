@@ -516,7 +516,6 @@ fn denial_error(denial: &Denial) -> AppError {
             "consent_missing",
             "no valid consent covers this recipient and purpose for this subject",
         ),
-        _ => AppError::new(StatusCode::FORBIDDEN, denial.code(), denial.to_string()),
     }
 }
 

@@ -114,10 +114,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                 )),
                 Category::Data => {
                     if let Some(name) = unknown_member(&message) {
+                        // serde_path_to_error's path already ends with the unknown member.
                         let field = if path == "." || path.is_empty() {
                             name
                         } else {
-                            format!("{path}.{name}")
+                            path
                         };
                         Err(AppError::unknown_field(safe_paths(&[field])))
                     } else if message.starts_with("missing field") {

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use kuzet::app::{App, AppOptions};
 use kuzet::config::Config;
 use kuzet::contract::Role;
-use kuzet::registry::Registry;
 use serde_json::{Value, json};
 
 pub struct TestApp {
