@@ -11,6 +11,7 @@ use std::time::Instant;
 use axum::http::StatusCode;
 use kuzet_fcb::{FcbClient, FcbError, ReportRequest};
 use kuzet_ident::Iin;
+use kuzet_transport::TransportError;
 use serde_json::Value;
 
 use crate::contract::Operation;
@@ -144,17 +145,12 @@ fn fcb_failure(e: FcbError) -> UpstreamFailure {
             "upstream_rejected",
             format!("the bureau refused the request ({})", e.code()),
         ),
-        FcbError::Timeout => (
+        FcbError::Timeout | FcbError::Transport(TransportError::Timeout) => (
             StatusCode::GATEWAY_TIMEOUT,
             "upstream_timeout",
             "the bureau did not answer in time".to_owned(),
         ),
-        FcbError::Transport(t) if matches!(t, kuzet_transport::TransportError::Timeout) => (
-            StatusCode::GATEWAY_TIMEOUT,
-            "upstream_timeout",
-            "the bureau did not answer in time".to_owned(),
-        ),
-        FcbError::Transport(t) if matches!(t, kuzet_transport::TransportError::Connect(_)) => (
+        FcbError::Transport(TransportError::Connect(_)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "upstream_unavailable",
             "the bureau cannot be reached".to_owned(),
