@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use kuzet_ident::Iin;
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -37,10 +38,13 @@ pub struct ExchangeRequest {
 }
 
 /// The answer to a successful exchange: the kept data and the names of the dropped fields.
+///
+/// `data` is the kept record already serialised: the same bytes are logged (encrypted) and
+/// sent, so a large report is serialised once.
 #[derive(Debug, Serialize)]
 pub struct ExchangeOutcome {
     pub transfer_id: Uuid,
-    pub data: Value,
+    pub data: Box<RawValue>,
     pub dropped: Vec<String>,
 }
 
@@ -299,7 +303,15 @@ impl Gateway {
         match answer {
             Ok(answer) => {
                 let filtered = crate::contract::filter_incoming(op, answer.record);
-                let in_body = body_for(op, &filtered.kept);
+                let kept = serde_json::value::to_raw_value(&filtered.kept).map_err(|e| {
+                    AppError::internal(format!("the kept record cannot be serialised: {e}"))
+                })?;
+                // The tree is large for a full report; free it before waiting on the log.
+                drop(filtered.kept);
+                let in_body = match op.body_logging {
+                    BodyLogging::Encrypted => Some(kept.get().as_bytes().to_vec()),
+                    BodyLogging::Metadata => None,
+                };
                 self.append(
                     &ctx,
                     Kind::In,
@@ -313,7 +325,7 @@ impl Gateway {
                 .await?;
                 Ok(ExchangeOutcome {
                     transfer_id: ctx.transfer_id,
-                    data: filtered.kept,
+                    data: kept,
                     dropped: filtered.dropped,
                 })
             }

@@ -246,7 +246,7 @@ fn vocabulary_has_unique_paths_and_known_categories() {
         ("income.contributions.amount.minor", "financial"),
         ("income.contributions.amount.currency", "financial"),
         ("vehicle_status.unpaid_fines.amount.minor", "vehicle"),
-        ("public_sources.terror_list", "regulatory"),
+        ("public_sources.terror_list.status.code", "regulatory"),
     ] {
         let field = vocabulary
             .get(path)
@@ -513,7 +513,7 @@ fn a_grant_outside_the_purposes_categories() {
         "fcb.toml",
         line,
         Some("credit-report"),
-        "\"receive\" entry \"public_sources\" grants \"public_sources.alimony_debtor\" of data category \"regulatory\"",
+        "\"receive\" entry \"public_sources\" grants \"public_sources.alimony_debtors.",
     );
 }
 
