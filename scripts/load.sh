@@ -28,6 +28,13 @@ done
 url=$(sed -n 's/^kuzet listening on //p' "$work/out")
 token=$(awk '$1 == "demo-underwriting" {print $3}' "$work/out")
 echo "gateway at $url, reports: $size, $concurrency in flight, ${seconds}s ($(nproc) cores)"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+before=$(cpu_ticks)
 ./target/release/examples/load --url "$url" --token "$token" \
-  --concurrency "$concurrency" --seconds "$seconds"
+  --concurrency "$concurrency" --seconds "$seconds" | tee "$work/load"
+after=$(cpu_ticks)
+# CPU time the gateway spent per request: steadier than req/s on a shared, noisy machine.
+requests=$(sed -n 's/^requests: \([0-9]*\).*/\1/p' "$work/load")
+awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+  'BEGIN { printf "gateway CPU: %.2f ms per request (the consents included)\n", 1000 * t / hz / n }'
 ./target/release/kuzet --data "$work/data" log verify

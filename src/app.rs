@@ -31,6 +31,8 @@ pub enum StartError {
     Fcb(String),
     #[error("mock parties: {0}")]
     Mocks(String),
+    #[error("data directory: {0}")]
+    DataDir(String),
 }
 
 /// How to build the gateway.
@@ -50,6 +52,20 @@ pub struct App {
     pub contracts_source: String,
     /// The in-process mock bureau, when `mock_upstreams` is on.
     pub mock_fcb: Option<kuzet_mocks::Running>,
+}
+
+/// Creates the data directory, readable by its owner only (it holds the master key, the
+/// transfer log and the token hashes). An existing directory is left as it is.
+pub fn ensure_data_dir(dir: &Path) -> Result<(), StartError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| StartError::DataDir(format!("cannot create {}: {e}", dir.display())))
 }
 
 /// Loads the contracts from `dir`, or the embedded copy when `dir` does not exist.
@@ -79,6 +95,7 @@ impl App {
         log: Option<TransferLog>,
     ) -> Result<App, StartError> {
         kuzet_transport::install_crypto_provider();
+        ensure_data_dir(&options.data_dir)?;
         let mut config = options.config;
         let (contracts, contracts_source) = load_contracts(&config.contracts.dir)?;
 

@@ -152,6 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Clients { command } => {
+            kuzet::app::ensure_data_dir(&cli.data)?;
             let registry = SqliteRegistry::open(&cli.data)?;
             clients(&registry, command)
         }

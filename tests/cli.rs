@@ -1,0 +1,208 @@
+//! The `kuzet` command line as operators and auditors use it: exit codes and output.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kuzet(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kuzet"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("KUZET_CONFIG")
+        .output()
+        .expect("run kuzet")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn clients_add_list_revoke() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let added = kuzet(
+        &data,
+        &["clients", "add", "scoring", "--role", "underwriting"],
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let token = stdout(&added).lines().last().expect("a line").to_owned();
+    assert!(
+        token.starts_with("kz_"),
+        "the token is the last line: {token}"
+    );
+
+    // The data dir is private to its owner.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&data)
+        .expect("data dir")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    // Only a hash of the token is stored.
+    for entry in std::fs::read_dir(&data).expect("read dir") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
+
+    let again = kuzet(&data, &["clients", "add", "scoring", "--role", "auditor"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("exists already"),
+        "{}",
+        stderr(&again)
+    );
+    let bad_role = kuzet(&data, &["clients", "add", "x", "--role", "superuser"]);
+    assert_eq!(bad_role.status.code(), Some(1));
+    assert!(
+        stderr(&bad_role).contains("underwriting"),
+        "{}",
+        stderr(&bad_role)
+    );
+
+    let list = kuzet(&data, &["clients", "list"]);
+    assert!(list.status.success());
+    let line = stdout(&list)
+        .lines()
+        .find(|l| l.starts_with("scoring"))
+        .expect("listed")
+        .to_owned();
+    assert!(
+        line.contains("underwriting") && line.contains("active"),
+        "{line}"
+    );
+    assert!(!stdout(&list).contains(&token));
+
+    let revoked = kuzet(&data, &["clients", "revoke", "scoring"]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let list = kuzet(&data, &["clients", "list"]);
+    assert!(stdout(&list).contains("revoked"), "{}", stdout(&list));
+    let missing = kuzet(&data, &["clients", "revoke", "nobody"]);
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn contracts_check_exit_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
+    let ok = kuzet(
+        dir.path(),
+        &[
+            "contracts",
+            "check",
+            "--dir",
+            shipped.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).starts_with("contracts ok:"), "{}", stdout(&ok));
+
+    let broken = dir.path().join("contracts");
+    std::fs::create_dir(&broken).expect("mkdir");
+    for entry in std::fs::read_dir(&shipped).expect("read") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), broken.join(entry.file_name())).expect("copy");
+    }
+    let fcb = std::fs::read_to_string(broken.join("fcb.toml")).expect("read");
+    std::fs::write(
+        broken.join("fcb.toml"),
+        fcb.replacen(
+            "  \"subject.iin\",",
+            "  \"subject.iin\", \"subject.shoe_size\",",
+            1,
+        ),
+    )
+    .expect("write");
+    let bad = kuzet(
+        dir.path(),
+        &[
+            "contracts",
+            "check",
+            "--dir",
+            broken.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let err = stderr(&bad);
+    assert!(
+        err.contains("fcb.toml")
+            && err.contains("credit-report")
+            && err.contains("subject.shoe_size"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_example_configuration_is_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = kuzet(dir.path(), &["config", "example"]);
+    assert!(example.status.success());
+    let text = stdout(&example);
+    kuzet::config::Config::parse(&text).expect("the printed example parses");
+    let file = dir.path().join("kuzet.toml");
+    std::fs::write(&file, &text).expect("write");
+    // `--config` accepts it: `contracts check` loads the configuration first.
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
+    let check = Command::new(env!("CARGO_BIN_EXE_kuzet"))
+        .arg("--config")
+        .arg(&file)
+        .args([
+            "contracts",
+            "check",
+            "--dir",
+            shipped.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("run");
+    assert!(check.status.success(), "{}", stderr(&check));
+    std::fs::write(&file, "[server]\nlisten = \"nowhere\"\n").expect("write");
+    let bad = Command::new(env!("CARGO_BIN_EXE_kuzet"))
+        .arg("--config")
+        .arg(&file)
+        .args(["contracts", "check"])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("kuzet.toml"), "{}", stderr(&bad));
+}
+
+#[test]
+fn log_verify_names_the_first_bad_seq() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let log = kuzet::transfer_log::TransferLog::open_sqlite(&data).expect("open");
+        for i in 0..5 {
+            let mut draft = kuzet::transfer_log::EntryDraft::new(
+                uuid::Uuid::now_v7(),
+                kuzet::transfer_log::Kind::Out,
+                "fcb",
+                "credit-report",
+                "cli-test",
+                "sent",
+            );
+            draft.reference = Some(format!("R-{i}"));
+            log.append(draft).await.expect("append");
+        }
+        log.close().await;
+    });
+    let ok = kuzet(&data, &["log", "verify"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(stdout(&ok).lines().count(), 1, "a one-line summary");
+    assert!(stdout(&ok).contains('5'), "{}", stdout(&ok));
+
+    let conn = rusqlite::Connection::open(data.join("transfer-log.sqlite")).expect("sqlite");
+    conn.execute_batch(
+        "DROP TRIGGER entries_no_update; UPDATE entries SET reference = 'R-X' WHERE seq = 3;",
+    )
+    .expect("tamper");
+    drop(conn);
+    let bad = kuzet(&data, &["log", "verify"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("seq 3"), "{}", stderr(&bad));
+}
