@@ -214,6 +214,13 @@ async fn verify_names_the_first_changed_entry_for_each_column() {
             14,
         ),
         ("UPDATE entries SET fields = 'not json' WHERE seq = 15", 15),
+        // The same list, re-serialized with a space: semantically equal, still caught.
+        (
+            "UPDATE entries SET fields = '[ \"subject.iin\"]' WHERE seq = 3",
+            3,
+        ),
+        // The same latency (42) stored as a blob of its digits: another stored type.
+        ("UPDATE entries SET latency_ms = x'3432' WHERE seq = 6", 6),
         // Two edits: the first one is named.
         (
             "UPDATE entries SET caller = 'x' WHERE seq = 16; \

@@ -56,7 +56,7 @@ pub mod testing;
 mod verify;
 mod writer;
 
-pub use backend::{LogBackend, RowError, WrappedKey};
+pub use backend::{EncodedRow, LogBackend, RowError, WrappedKey};
 pub use entry::{Appended, Entry, EntryDraft, Kind, SealedBody, canonical_encoding, entry_hash};
 pub use keys::{Keys, MASTER_KEY_FILE, NO_SUBJECT};
 pub use sqlite::{SQLITE_FILE, SqliteBackend};

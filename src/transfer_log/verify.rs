@@ -9,11 +9,12 @@
 use std::fmt;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{Entry, LogBackend, LogError, RowError, SqliteBackend, entry_hash};
+use sha2::{Digest, Sha256};
+
+use super::{LogBackend, LogError, SqliteBackend};
 
 /// A verified chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,39 +96,67 @@ pub fn verify_data_dir(data_dir: &Path) -> Result<VerifySummary, VerifyError> {
     verify(&mut backend)
 }
 
-const CHUNK: usize = 2048;
+/// Rows per chunk handed from the reading thread to the hashing one.
+const CHUNK: usize = 4096;
+/// Chunks in flight; they are reused, so verification allocates nothing per row.
+const CHUNKS: usize = 4;
 
-type Chunk = Vec<Result<Entry, RowError>>;
+/// Rows read but not yet hashed: their hash inputs back to back in `bytes`.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    rows: Vec<ChunkRow>,
+}
 
-/// Verifies the whole chain of `backend`. Rows are read on this thread and hashed on a second
-/// one, so reading and hashing overlap.
+struct ChunkRow {
+    seq: u64,
+    /// The row's hash input is `bytes[start..end]`; `Err` names why there is none.
+    input: Result<(usize, usize), String>,
+    hash: [u8; 32],
+}
+
+/// Verifies the whole chain of `backend`. Rows are read (and encoded from their stored values)
+/// on this thread and hashed on a second one, so reading and hashing overlap.
 pub fn verify(backend: &mut dyn LogBackend) -> Result<VerifySummary, VerifyError> {
     let started = Instant::now();
-    let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::sync_channel::<Chunk>(8);
+    let (full_tx, full_rx) = mpsc::sync_channel::<Chunk>(CHUNKS);
+    let (free_tx, free_rx) = mpsc::sync_channel::<Chunk>(CHUNKS);
+    for _ in 1..CHUNKS {
+        let _ = free_tx.send(Chunk::default());
+    }
     let (scanned, checked) = std::thread::scope(|s| {
-        let hasher = s.spawn(|| {
-            let r = check(rx);
-            if r.is_err() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            r
-        });
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let scanned = backend.scan(1, &mut |row| {
-            chunk.push(row);
-            if chunk.len() == CHUNK {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                if stop.load(Ordering::Relaxed) || tx.send(full).is_err() {
+        // The hasher owns the return channel: when it stops (a broken chain) the reader's next
+        // send or receive fails and the scan stops too.
+        let hasher = s.spawn(move || check(full_rx, free_tx));
+        let mut chunk = Chunk::default();
+        let scanned = backend.scan_encoded(1, &mut |row| {
+            let input = match row.hashed {
+                Ok(b) => {
+                    let start = chunk.bytes.len();
+                    chunk.bytes.extend_from_slice(b);
+                    Ok((start, chunk.bytes.len()))
+                }
+                Err(reason) => Err(reason.to_owned()),
+            };
+            chunk.rows.push(ChunkRow {
+                seq: row.seq,
+                input,
+                hash: row.hash,
+            });
+            if chunk.rows.len() == CHUNK {
+                let Ok(next) = free_rx.recv() else {
+                    return ControlFlow::Break(());
+                };
+                if full_tx.send(std::mem::replace(&mut chunk, next)).is_err() {
                     return ControlFlow::Break(());
                 }
             }
             ControlFlow::Continue(())
         });
-        if !chunk.is_empty() {
-            let _ = tx.send(chunk);
+        if !chunk.rows.is_empty() {
+            let _ = full_tx.send(chunk);
         }
-        drop(tx);
+        drop(full_tx);
         let checked = hasher
             .join()
             .unwrap_or_else(|_| Err(failure(0, "the verifier thread panicked")));
@@ -152,16 +181,15 @@ fn failure(seq: u64, reason: impl Into<String>) -> VerifyFailure {
     }
 }
 
-fn check(rx: mpsc::Receiver<Chunk>) -> Result<(u64, u64, [u8; 32]), VerifyFailure> {
+fn check(
+    rx: mpsc::Receiver<Chunk>,
+    free: mpsc::SyncSender<Chunk>,
+) -> Result<(u64, u64, [u8; 32]), VerifyFailure> {
     let mut expected = 1u64;
     let mut prev = [0u8; 32];
-    let mut buf = Vec::with_capacity(1024);
-    for chunk in rx {
-        for row in chunk {
-            let seq = match &row {
-                Ok(e) => e.seq,
-                Err(r) => r.seq,
-            };
+    for mut chunk in rx {
+        for row in &chunk.rows {
+            let seq = row.seq;
             if seq > expected {
                 return Err(failure(
                     expected,
@@ -171,23 +199,32 @@ fn check(rx: mpsc::Receiver<Chunk>) -> Result<(u64, u64, [u8; 32]), VerifyFailur
             if seq < expected {
                 return Err(failure(seq, "entry out of order or duplicated"));
             }
-            let e = row.map_err(|r| failure(r.seq, format!("row unreadable: {}", r.reason)))?;
-            if e.prev_hash != prev {
+            let (start, end) = row
+                .input
+                .clone()
+                .map_err(|r| failure(seq, format!("row unreadable: {r}")))?;
+            let input = &chunk.bytes[start..end];
+            if input.get(..32) != Some(&prev[..]) {
                 return Err(failure(
                     seq,
                     "prev_hash does not link to the previous entry (entry inserted, removed or \
                      reordered)",
                 ));
             }
-            if entry_hash(&e, &mut buf) != e.hash {
+            let hash: [u8; 32] = Sha256::digest(input).into();
+            if hash != row.hash {
                 return Err(failure(
                     seq,
                     "hash does not match the entry's content (entry altered)",
                 ));
             }
-            prev = e.hash;
+            prev = hash;
             expected += 1;
         }
+        chunk.bytes.clear();
+        chunk.rows.clear();
+        // The reader may have stopped already; then the chunk is simply dropped.
+        let _ = free.try_send(chunk);
     }
     Ok((expected - 1, expected - 1, prev))
 }
