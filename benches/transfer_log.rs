@@ -91,7 +91,9 @@ fn append(c: &mut Criterion) {
                     t.await.expect("task");
                 }
                 // Scaled to the requested count (per * 32 may exceed it by < 32).
-                started.elapsed().mul_f64(iters as f64 / (per * APPENDERS) as f64)
+                started
+                    .elapsed()
+                    .mul_f64(iters as f64 / (per * APPENDERS) as f64)
             }
         })
     });

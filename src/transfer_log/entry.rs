@@ -41,7 +41,6 @@ impl Kind {
             _ => None,
         }
     }
-
 }
 
 /// What an appender gives; the log adds `seq`, `at`, the subject HMAC, the body digest and
@@ -244,7 +243,8 @@ pub(crate) fn with_columns<R>(
         opt_blob(e.body.as_ref().map(|b| &b.ciphertext[..])),
         text(&upstream),
         text(&e.outcome),
-        e.latency_ms.map_or(ValueRef::Null, |l| ValueRef::Integer(l as i64)),
+        e.latency_ms
+            .map_or(ValueRef::Null, |l| ValueRef::Integer(l as i64)),
     ];
     f(&cols)
 }
