@@ -1,6 +1,12 @@
 //! The transfer log's two throughput goals: durable appends with group commit under 32
 //! concurrent appenders (goal ≥ 150,000 entries/s), and `log verify` over 200,000 small entries
 //! (goal ≥ 1,000,000 entries/s). Criterion reports time per entry and entries/s.
+//!
+//! The append bound on the 2-core development VM (ext4): a bare SQLite (WAL, FULL) commit of a
+//! 32-row batch takes 0.65 ms p50, and fsync alone 0.22 ms (40 KB, overwrite) to 0.42 ms
+//! (growing file). One writer commits at most 32 single-entry appenders per commit, and on
+//! average about half of them (the rest re-queue during the commit), so ≈ 25–50k entries/s is
+//! the ceiling of this design on that disk; 150k/s needs a commit ≤ 0.2 ms including fsync.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
