@@ -244,6 +244,9 @@ async fn verify_detects_removed_inserted_and_reordered_entries() {
     let cases: Vec<(String, u64)> = vec![
         ("DELETE FROM entries WHERE seq = 5".into(), 5),
         ("DELETE FROM entries WHERE seq = 1".into(), 1),
+        // Either side of where verify splits a 20-entry log between its two threads.
+        ("DELETE FROM entries WHERE seq = 10".into(), 10),
+        ("DELETE FROM entries WHERE seq = 11".into(), 11),
         (
             format!(
                 "INSERT INTO entries (seq, {all_but_seq}) \
@@ -258,6 +261,14 @@ async fn verify_detects_removed_inserted_and_reordered_entries() {
                  SELECT 12, {all_but_seq} FROM entries WHERE seq = 2"
             ),
             12,
+        ),
+        (
+            // The same at the first entry of verify's second half.
+            format!(
+                "DELETE FROM entries WHERE seq = 11; INSERT INTO entries (seq, {all_but_seq}) \
+                 SELECT 11, {all_but_seq} FROM entries WHERE seq = 3"
+            ),
+            11,
         ),
         (
             format!(
