@@ -214,6 +214,13 @@ async fn verify_names_the_first_changed_entry_for_each_column() {
             14,
         ),
         ("UPDATE entries SET fields = 'not json' WHERE seq = 15", 15),
+        // The same list, re-serialized with a space: semantically equal, still caught.
+        (
+            "UPDATE entries SET fields = '[ \"subject.iin\"]' WHERE seq = 3",
+            3,
+        ),
+        // The same latency (42) stored as a blob of its digits: another stored type.
+        ("UPDATE entries SET latency_ms = x'3432' WHERE seq = 6", 6),
         // Two edits: the first one is named.
         (
             "UPDATE entries SET caller = 'x' WHERE seq = 16; \
@@ -237,6 +244,9 @@ async fn verify_detects_removed_inserted_and_reordered_entries() {
     let cases: Vec<(String, u64)> = vec![
         ("DELETE FROM entries WHERE seq = 5".into(), 5),
         ("DELETE FROM entries WHERE seq = 1".into(), 1),
+        // Either side of where verify splits a 20-entry log between its two threads.
+        ("DELETE FROM entries WHERE seq = 10".into(), 10),
+        ("DELETE FROM entries WHERE seq = 11".into(), 11),
         (
             format!(
                 "INSERT INTO entries (seq, {all_but_seq}) \
@@ -251,6 +261,14 @@ async fn verify_detects_removed_inserted_and_reordered_entries() {
                  SELECT 12, {all_but_seq} FROM entries WHERE seq = 2"
             ),
             12,
+        ),
+        (
+            // The same at the first entry of verify's second half.
+            format!(
+                "DELETE FROM entries WHERE seq = 11; INSERT INTO entries (seq, {all_but_seq}) \
+                 SELECT 11, {all_but_seq} FROM entries WHERE seq = 3"
+            ),
+            11,
         ),
         (
             format!(

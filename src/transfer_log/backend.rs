@@ -6,6 +6,7 @@
 
 use std::ops::ControlFlow;
 
+use super::entry::canonical_encoding;
 use super::{Entry, LogError};
 
 /// A subject's body key, wrapped (ChaCha20-Poly1305 under a key derived from the master key):
@@ -17,6 +18,18 @@ pub type WrappedKey = Vec<u8>;
 pub struct RowError {
     pub seq: u64,
     pub reason: String,
+}
+
+/// One stored row as `verify` sees it, borrowed from the backend until the visitor returns.
+#[derive(Clone, Copy, Debug)]
+pub struct EncodedRow<'a> {
+    /// 0 when the stored seq is not a positive integer.
+    pub seq: u64,
+    /// `prev_hash ‖ canonical encoding` of the stored values (the first 32 bytes are the stored
+    /// `prev_hash`), or why the row cannot be hashed.
+    pub hashed: Result<&'a [u8], &'a str>,
+    /// The stored hash (zeros when `hashed` is an error).
+    pub hash: [u8; 32],
 }
 
 /// Blocking storage for the chain and the subject keys. The writer thread owns one instance;
@@ -42,6 +55,35 @@ pub trait LogBackend: Send + 'static {
         from_seq: u64,
         visit: &mut dyn FnMut(Result<Entry, RowError>) -> ControlFlow<()>,
     ) -> Result<(), LogError>;
+
+    /// Visits stored rows with `seq >= from_seq` in seq order as hash inputs, from one
+    /// consistent snapshot, until the visitor breaks. Backends should produce the encoding from
+    /// the stored values without decoding an [`Entry`] (that is what makes `verify` fast); this
+    /// default decodes and re-encodes.
+    fn scan_encoded(
+        &mut self,
+        from_seq: u64,
+        visit: &mut dyn FnMut(EncodedRow<'_>) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
+        let mut buf = Vec::with_capacity(1024);
+        self.scan(from_seq, &mut |row| match row {
+            Ok(e) => {
+                buf.clear();
+                buf.extend_from_slice(&e.prev_hash);
+                canonical_encoding(&e, &mut buf);
+                visit(EncodedRow {
+                    seq: e.seq,
+                    hashed: Ok(&buf),
+                    hash: e.hash,
+                })
+            }
+            Err(r) => visit(EncodedRow {
+                seq: r.seq,
+                hashed: Err(&r.reason),
+                hash: [0; 32],
+            }),
+        })
+    }
 
     /// The entries of one transfer (OUT, IN or DENIED), in seq order.
     fn get_transfer(&mut self, transfer_id: uuid::Uuid) -> Result<Vec<Entry>, LogError>;

@@ -1,7 +1,10 @@
 //! Entry types and the canonical encoding that the chain hashes (format in the module header
-//! of `transfer_log`). This file must never change the meaning of encoding version 1: stored
-//! chains depend on it byte for byte.
+//! of `transfer_log`). The encoding is defined over the stored column values, produced by one
+//! function ([`with_columns`]) for both binding and hashing, so `verify` can hash stored bytes
+//! without decoding them. This file must never change the meaning of encoding version 2:
+//! stored chains depend on it byte for byte.
 
+use rusqlite::types::ValueRef;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -36,14 +39,6 @@ impl Kind {
             "in" => Some(Kind::In),
             "denied" => Some(Kind::Denied),
             _ => None,
-        }
-    }
-
-    fn tag(self) -> u8 {
-        match self {
-            Kind::Out => 1,
-            Kind::In => 2,
-            Kind::Denied => 3,
         }
     }
 }
@@ -188,75 +183,115 @@ pub(crate) fn now_micros() -> OffsetDateTime {
     from_micros(us).unwrap_or(now)
 }
 
-const TAG: &[u8; 6] = b"KZLOG\x01";
+/// Domain tag and encoding version.
+const TAG: &[u8; 6] = b"KZLOG\x02";
 
-struct Enc<'a>(&'a mut Vec<u8>);
+/// How many stored columns the encoding covers: every column but `prev_hash` (the hash input's
+/// prefix) and `hash`, in [`COLUMNS`] order.
+pub(crate) const ENCODED_COLUMNS: usize = 21;
 
-impl Enc<'_> {
-    fn raw(&mut self, b: &[u8]) {
-        self.0.extend_from_slice(b);
+/// The stored columns in the order the encoding covers them, then `prev_hash` and `hash`.
+pub(crate) const COLUMNS: &str = "seq, transfer_id, at, kind, recipient, operation, caller, \
+    purpose, legal_basis, consent_id, reference, subject, fields, dropped, denied, body_digest, \
+    body_nonce, body, upstream, outcome, latency_ms, prev_hash, hash";
+
+/// The JSON text stored for a list column. Serializing strings into JSON cannot fail (no maps
+/// with non-string keys, no failing `Serialize` impls), so the fallback is never taken.
+fn json_list<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// The values stored for `e`'s encoded columns (everything but `prev_hash` and `hash`), exactly
+/// as the backend binds them. The list columns' JSON text is built here and lent to `f`.
+pub(crate) fn with_columns<R>(
+    e: &Entry,
+    f: impl FnOnce(&[ValueRef<'_>; ENCODED_COLUMNS]) -> R,
+) -> R {
+    let fields = json_list(&e.fields);
+    let dropped = json_list(&e.dropped);
+    let denied = json_list(&e.denied);
+    let upstream = json_list(&e.upstream);
+    fn text(s: &str) -> ValueRef<'_> {
+        ValueRef::Text(s.as_bytes())
     }
-    fn len(&mut self, n: usize) {
-        // Lengths above 4 GiB cannot occur: a body that large would never reach the log (the
-        // API limits request sizes), and saturating keeps the encoding total anyway.
-        self.raw(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
+    fn opt_text(s: &Option<String>) -> ValueRef<'_> {
+        s.as_deref().map_or(ValueRef::Null, text)
     }
-    fn bytes(&mut self, b: &[u8]) {
-        self.len(b.len());
-        self.raw(b);
+    fn opt_blob(b: Option<&[u8]>) -> ValueRef<'_> {
+        b.map_or(ValueRef::Null, ValueRef::Blob)
     }
-    fn str(&mut self, s: &str) {
-        self.bytes(s.as_bytes());
-    }
-    fn opt<T>(&mut self, v: Option<T>, f: impl FnOnce(&mut Self, T)) {
-        match v {
-            None => self.raw(&[0]),
-            Some(v) => {
-                self.raw(&[1]);
-                f(self, v);
-            }
+    // seq and latency are stored as SQLite's signed 64-bit integers; the writer keeps both
+    // below i64::MAX, so the casts are exact.
+    let cols = [
+        ValueRef::Integer(e.seq as i64),
+        ValueRef::Blob(e.transfer_id.as_bytes()),
+        ValueRef::Integer(e.at_micros()),
+        text(e.kind.as_str()),
+        text(&e.recipient),
+        text(&e.operation),
+        text(&e.caller),
+        opt_text(&e.purpose),
+        opt_text(&e.legal_basis),
+        opt_blob(e.consent_id.as_ref().map(|u| &u.as_bytes()[..])),
+        opt_text(&e.reference),
+        opt_blob(e.subject.as_ref().map(|s| &s[..])),
+        text(&fields),
+        text(&dropped),
+        text(&denied),
+        opt_blob(e.body_digest.as_ref().map(|d| &d[..])),
+        opt_blob(e.body.as_ref().map(|b| &b.nonce[..])),
+        opt_blob(e.body.as_ref().map(|b| &b.ciphertext[..])),
+        text(&upstream),
+        text(&e.outcome),
+        e.latency_ms
+            .map_or(ValueRef::Null, |l| ValueRef::Integer(l as i64)),
+    ];
+    f(&cols)
+}
+
+/// Starts an encoding: clears `out` and writes `prev_hash` and the tag.
+pub(crate) fn begin_encoding(prev_hash: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(prev_hash);
+    out.extend_from_slice(TAG);
+}
+
+/// Appends one stored column value (version 2): a type tag, then an integer as 8 bytes
+/// big-endian, a real as its IEEE-754 bits big-endian, text or a blob as a `u32` big-endian
+/// length and the raw bytes.
+pub(crate) fn encode_value(v: ValueRef<'_>, out: &mut Vec<u8>) {
+    let mut bytes = |tag: u8, b: &[u8]| {
+        out.push(tag);
+        // Lengths above 4 GiB cannot occur (SQLite's own limit is 1 GB); saturating keeps the
+        // encoding total anyway.
+        out.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(b);
+    };
+    match v {
+        ValueRef::Null => out.push(0),
+        ValueRef::Integer(i) => {
+            out.push(1);
+            out.extend_from_slice(&i.to_be_bytes());
         }
-    }
-    fn list(&mut self, l: &[String]) {
-        self.len(l.len());
-        for s in l {
-            self.str(s);
+        ValueRef::Real(r) => {
+            out.push(2);
+            out.extend_from_slice(&r.to_bits().to_be_bytes());
         }
+        ValueRef::Text(t) => bytes(3, t),
+        ValueRef::Blob(b) => bytes(4, b),
     }
 }
 
-/// Appends the canonical encoding (version 1) of `e` to `out`. `e.prev_hash` and `e.hash` are
-/// not part of it (the hash input is `prev_hash ‖ encoding`).
+/// Appends the canonical encoding (version 2) of `e` to `out`: the tag, then each encoded
+/// column's stored value. `e.prev_hash` and `e.hash` are not part of it (the hash input is
+/// `prev_hash ‖ encoding`).
 pub fn canonical_encoding(e: &Entry, out: &mut Vec<u8>) {
-    let mut w = Enc(out);
-    w.raw(TAG);
-    w.raw(&e.seq.to_be_bytes());
-    w.raw(e.transfer_id.as_bytes());
-    w.raw(&e.at_micros().to_be_bytes());
-    w.raw(&[e.kind.tag()]);
-    w.str(&e.recipient);
-    w.str(&e.operation);
-    w.str(&e.caller);
-    w.opt(e.purpose.as_deref(), |w, s| w.str(s));
-    w.opt(e.legal_basis.as_deref(), |w, s| w.str(s));
-    w.opt(e.consent_id.as_ref(), |w, u| w.raw(u.as_bytes()));
-    w.opt(e.reference.as_deref(), |w, s| w.str(s));
-    w.opt(e.subject.as_ref(), |w, s| w.raw(s));
-    w.list(&e.fields);
-    w.list(&e.dropped);
-    w.list(&e.denied);
-    w.opt(e.body_digest.as_ref(), |w, d| w.raw(d));
-    w.opt(e.body.as_ref(), |w, b| {
-        w.raw(&b.nonce);
-        w.bytes(&b.ciphertext);
+    out.extend_from_slice(TAG);
+    with_columns(e, |cols| {
+        for v in cols {
+            encode_value(*v, out);
+        }
     });
-    w.len(e.upstream.len());
-    for (k, v) in &e.upstream {
-        w.str(k);
-        w.str(v);
-    }
-    w.str(&e.outcome);
-    w.opt(e.latency_ms, |w, l| w.raw(&l.to_be_bytes()));
 }
 
 /// `SHA-256(e.prev_hash ‖ canonical_encoding(e))`; `buf` is scratch space reused across calls.

@@ -18,35 +18,35 @@
 //! personal value into an error message or tracing output; acknowledge an append before the
 //! batch holding it is committed and synced.
 //!
-//! # Canonical encoding, version 1
+//! # Canonical encoding, version 2
 //!
-//! The bytes hashed for an entry are `prev_hash` (32 bytes) followed by:
+//! The encoding is defined over the values as stored, so `verify` hashes the stored bytes
+//! without decoding a row. The bytes hashed for an entry are `prev_hash` (32 bytes) followed by:
 //!
 //! ```text
-//! "KZLOG" 0x01            domain tag and encoding version (6 bytes)
-//! u64 seq
-//! [16] transfer_id        UUID bytes
-//! i64 at                  UTC, microseconds since the Unix epoch
-//! u8 kind                 1 = out, 2 = in, 3 = denied
-//! str recipient, str operation, str caller
-//! opt<str> purpose, opt<str> legal_basis
-//! opt<[16]> consent_id
-//! opt<str> reference
-//! opt<[32]> subject       HMAC-SHA256 subject index
-//! list<str> fields, list<str> dropped, list<str> denied
-//! opt<[32]> body_digest   SHA-256 of the plaintext body
-//! opt<[12] bytes> body    nonce, then the ciphertext (with its tag)
-//! list<str str> upstream
-//! str outcome
-//! opt<u64> latency_ms
+//! "KZLOG" 0x02            domain tag and encoding version (6 bytes)
+//! value × 21              the stored columns, in this order: seq, transfer_id, at, kind,
+//!                         recipient, operation, caller, purpose, legal_basis, consent_id,
+//!                         reference, subject, fields, dropped, denied, body_digest,
+//!                         body_nonce, body, upstream, outcome, latency_ms
 //! ```
 //!
-//! Integers are big-endian; `str`/`bytes` are a `u32` byte length then the bytes (UTF-8 for
-//! `str`); `opt<T>` is `0x00`, or `0x01` then `T`; `list<T>` is a `u32` count then the items;
-//! `[n]` is exactly n bytes. Every stored column except `hash` itself is covered (`prev_hash` as
-//! the hash's prefix), including the body ciphertext, so destroying a subject's body key later
-//! never changes a hash. A future version changes the version byte; verify refuses unknown ones
-//! by construction (it recomputes with version 1 only).
+//! Each value is a type tag, then: `0x00` NULL (nothing more); `0x01` INTEGER, 8 bytes
+//! big-endian two's complement; `0x02` REAL, its IEEE-754 bits as 8 bytes big-endian; `0x03`
+//! TEXT and `0x04` BLOB, a `u32` big-endian byte length then the raw bytes. What is stored (see
+//! sqlite.rs): `seq`, `at` (UTC microseconds since the Unix epoch) and `latency_ms` as
+//! integers; `transfer_id`, `consent_id` (16-byte UUIDs), `subject` (HMAC-SHA256 subject index),
+//! `body_digest` (SHA-256 of the plaintext), `body_nonce` (12 bytes) and `body` (ciphertext and
+//! tag) as blobs; `kind` (`out`/`in`/`denied`) and the other strings as text; the lists
+//! `fields`, `dropped`, `denied` and `upstream` as their compact JSON text (`serde_json`), so
+//! the exact JSON bytes are hashed and even a semantically equal rewrite of a list breaks the
+//! chain. One function (`entry::with_columns`) produces these values from an [`Entry`] both for
+//! binding the INSERT and for hashing at append time, so what is stored is what was hashed.
+//!
+//! Every stored column except `hash` itself is covered (`prev_hash` as the hash's prefix),
+//! including the body ciphertext, so destroying a subject's body key later never changes a
+//! hash. A future version changes the version byte; verify refuses other versions by
+//! construction (it recomputes with version 2 only).
 
 mod backend;
 mod entry;
@@ -56,7 +56,7 @@ pub mod testing;
 mod verify;
 mod writer;
 
-pub use backend::{LogBackend, RowError, WrappedKey};
+pub use backend::{EncodedRow, LogBackend, RowError, WrappedKey};
 pub use entry::{Appended, Entry, EntryDraft, Kind, SealedBody, canonical_encoding, entry_hash};
 pub use keys::{Keys, MASTER_KEY_FILE, NO_SUBJECT};
 pub use sqlite::{SQLITE_FILE, SqliteBackend};

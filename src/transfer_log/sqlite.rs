@@ -5,16 +5,27 @@
 //! the Unix epoch (UTC). Triggers refuse UPDATE and DELETE on `entries`: this module never
 //! issues either, and the triggers make an accidental one fail loudly (they are no defence
 //! against someone with the file — the hash chain is).
+//!
+//! Throughput: every commit's WAL write and fsync is on the appenders' latency, so the hot table
+//! has only append-friendly indexes (seq, the time-ordered UUID v7 transfer id, `at`). There is
+//! deliberately no index on `subject` (a random HMAC: every entry would dirty a different index
+//! page); lookups by subject scan until a subject index table is added. Checkpoints run on a
+//! separate thread and connection (`wal_autocheckpoint=0` on the writer), so the writer never
+//! copies pages into the database file inside a commit.
 
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
-use rusqlite::types::ValueRef;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::entry::{from_micros, micros};
-use super::{Entry, Kind, LogBackend, LogError, RowError, SealedBody, WrappedKey};
+use super::entry::{
+    COLUMNS, ENCODED_COLUMNS, begin_encoding, encode_value, from_micros, micros, with_columns,
+};
+use super::{EncodedRow, Entry, Kind, LogBackend, LogError, RowError, SealedBody, WrappedKey};
 
 /// The SQLite file's name inside the data directory.
 pub const SQLITE_FILE: &str = "transfer-log.sqlite";
@@ -46,7 +57,7 @@ CREATE TABLE IF NOT EXISTS entries (
     hash        BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_transfer ON entries(transfer_id);
-CREATE INDEX IF NOT EXISTS entries_subject ON entries(subject) WHERE subject IS NOT NULL;
+DROP INDEX IF EXISTS entries_subject;
 CREATE INDEX IF NOT EXISTS entries_at ON entries(at);
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
     BEGIN SELECT RAISE(ABORT, 'the transfer log is append-only'); END;
@@ -57,16 +68,92 @@ CREATE TABLE IF NOT EXISTS subject_keys (
     wrapped    BLOB NOT NULL,
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 ";
 
-const COLUMNS: &str = "seq, transfer_id, at, kind, recipient, operation, caller, purpose, \
-    legal_basis, consent_id, reference, subject, fields, dropped, denied, body_digest, \
-    body_nonce, body, upstream, outcome, latency_ms, prev_hash, hash";
+/// Entries committed between two checkpoint requests: about 1-2 MB of WAL.
+const CHECKPOINT_EVERY: usize = 4096;
+
+/// WAL pages above which the checkpointer, after a passive pass, briefly holds writers off to
+/// checkpoint the rest and restart the WAL from its beginning (a passive checkpoint racing a
+/// busy writer never catches up, and the WAL would grow for as long as the load lasts). A
+/// restarted WAL is overwritten in place, and syncing overwritten blocks is about twice as fast
+/// on ext4 as syncing a growing file (0.22 ms against 0.42 ms per 40 KB commit, measured).
+const WAL_RESTART_PAGES: i64 = 8_192;
 
 /// The SQLite implementation of [`LogBackend`].
 pub struct SqliteBackend {
+    // Declared first so it stops (finishing any checkpoint) before `conn` closes.
+    checkpointer: Option<Checkpointer>,
     conn: Connection,
+}
+
+/// The checkpointer thread of a writing backend; it stops when `wake` is dropped.
+struct Checkpointer {
+    wake: Option<mpsc::SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+    /// Entries committed since the last request.
+    pending: usize,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, LogError> {
+        let conn = Connection::open(path).map_err(storage)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(storage)?;
+        let (wake, rx) = mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("kuzet-log-checkpoint".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    checkpoint(&conn);
+                }
+            })
+            .map_err(|source| LogError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+            pending: 0,
+        })
+    }
+
+    fn committed(&mut self, entries: usize) {
+        self.pending += entries;
+        if self.pending >= CHECKPOINT_EVERY {
+            self.pending = 0;
+            if let Some(w) = &self.wake {
+                // Full means a request is already waiting; one is enough.
+                let _ = w.try_send(());
+            }
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.wake.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One checkpoint pass; failures are left to the next pass (the WAL only grows meanwhile).
+fn checkpoint(conn: &Connection) {
+    let pass = |mode: &str| {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            r.get::<_, i64>(1)
+        })
+        .ok()
+    };
+    if let Some(log_pages) = pass("PASSIVE") {
+        if log_pages > WAL_RESTART_PAGES {
+            pass("RESTART");
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -104,8 +191,18 @@ impl SqliteBackend {
         // Erasure deletes wrapped subject keys; the freed pages must not keep their bytes.
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(storage)?;
+        // Checkpoints run on the checkpointer's connection, not inside a commit; the size
+        // limit truncates the WAL file after a restart, so a burst leaves no huge file behind.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(storage)?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+            .map_err(storage)?;
         conn.execute_batch(SCHEMA).map_err(storage)?;
-        Ok(SqliteBackend { conn })
+        let checkpointer = Checkpointer::start(&data_dir.join(SQLITE_FILE))?;
+        Ok(SqliteBackend {
+            conn,
+            checkpointer: Some(checkpointer),
+        })
     }
 
     /// Opens an existing log read-only (verify, auditors); never writes to it.
@@ -126,17 +223,19 @@ impl SqliteBackend {
             .map_err(storage)?;
         conn.pragma_update(None, "cache_size", -65_536)
             .map_err(storage)?;
-        Ok(SqliteBackend { conn })
+        // Verify reads every page once: mapping the file saves a copy per page.
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)
+            .map_err(storage)?;
+        Ok(SqliteBackend {
+            checkpointer: None,
+            conn,
+        })
     }
 
     /// The underlying connection, for auditors' ad-hoc queries and tests.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
-}
-
-fn json_list<T: serde::Serialize>(v: &T) -> Result<String, LogError> {
-    serde_json::to_string(v).map_err(|e| LogError::Unavailable(format!("encoding a list: {e}")))
 }
 
 fn blob<const N: usize>(v: ValueRef<'_>, col: &str) -> Result<Option<[u8; N]>, String> {
@@ -236,6 +335,41 @@ fn decode(row: &Row<'_>) -> Result<Entry, RowError> {
     inner().map_err(|reason| RowError { seq, reason })
 }
 
+/// The hash input of a stored row, straight from its values into `buf` (no decoding, no
+/// allocation once `buf` has grown).
+fn encode_row<'a>(row: &Row<'_>, buf: &'a mut Vec<u8>) -> EncodedRow<'a> {
+    let c = |i: usize| row.get_ref(i).unwrap_or(ValueRef::Null);
+    let bad = |seq: u64, reason: &'static str| EncodedRow {
+        seq,
+        hashed: Err(reason),
+        hash: [0; 32],
+    };
+    let seq = match c(0) {
+        ValueRef::Integer(i) if i > 0 => i as u64,
+        _ => return bad(0, "seq: not a positive integer"),
+    };
+    let prev = match c(ENCODED_COLUMNS) {
+        ValueRef::Blob(b) if b.len() == 32 => b,
+        _ => return bad(seq, "prev_hash: not 32 bytes"),
+    };
+    let hash: [u8; 32] = match c(ENCODED_COLUMNS + 1) {
+        ValueRef::Blob(b) => match b.try_into() {
+            Ok(h) => h,
+            Err(_) => return bad(seq, "hash: not 32 bytes"),
+        },
+        _ => return bad(seq, "hash: not 32 bytes"),
+    };
+    begin_encoding(prev, buf);
+    for i in 0..ENCODED_COLUMNS {
+        encode_value(c(i), buf);
+    }
+    EncodedRow {
+        seq,
+        hashed: Ok(buf),
+        hash,
+    }
+}
+
 impl LogBackend for SqliteBackend {
     fn tip(&mut self) -> Result<Option<(u64, [u8; 32])>, LogError> {
         let row: Option<(i64, Vec<u8>)> = self
@@ -313,35 +447,24 @@ impl LogBackend for SqliteBackend {
                 ))
                 .map_err(unavailable)?;
             for e in entries {
-                st.execute(params![
-                    e.seq as i64,
-                    &e.transfer_id.as_bytes()[..],
-                    e.at_micros(),
-                    e.kind.as_str(),
-                    e.recipient,
-                    e.operation,
-                    e.caller,
-                    e.purpose,
-                    e.legal_basis,
-                    e.consent_id.as_ref().map(|u| &u.as_bytes()[..]),
-                    e.reference,
-                    e.subject.as_ref().map(|s| &s[..]),
-                    json_list(&e.fields)?,
-                    json_list(&e.dropped)?,
-                    json_list(&e.denied)?,
-                    e.body_digest.as_ref().map(|d| &d[..]),
-                    e.body.as_ref().map(|b| &b.nonce[..]),
-                    e.body.as_ref().map(|b| &b.ciphertext[..]),
-                    json_list(&e.upstream)?,
-                    e.outcome,
-                    e.latency_ms.map(|l| l as i64),
-                    &e.prev_hash[..],
-                    &e.hash[..],
-                ])
+                // The very values the hash covers (entry::with_columns), so what is stored is
+                // what was hashed.
+                with_columns(e, |cols| {
+                    for (i, v) in cols.iter().enumerate() {
+                        st.raw_bind_parameter(i + 1, ToSqlOutput::Borrowed(*v))?;
+                    }
+                    st.raw_bind_parameter(ENCODED_COLUMNS + 1, &e.prev_hash[..])?;
+                    st.raw_bind_parameter(ENCODED_COLUMNS + 2, &e.hash[..])?;
+                    st.raw_execute()
+                })
                 .map_err(unavailable)?;
             }
         }
-        tx.commit().map_err(unavailable)
+        tx.commit().map_err(unavailable)?;
+        if let Some(c) = &mut self.checkpointer {
+            c.committed(entries.len());
+        }
+        Ok(())
     }
 
     fn scan(
@@ -358,6 +481,27 @@ impl LogBackend for SqliteBackend {
         let mut rows = st.query([from_seq as i64]).map_err(storage)?;
         while let Some(row) = rows.next().map_err(storage)? {
             if visit(decode(row)).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_encoded(
+        &mut self,
+        from_seq: u64,
+        visit: &mut dyn FnMut(EncodedRow<'_>) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM entries WHERE seq >= ?1 ORDER BY seq"
+            ))
+            .map_err(storage)?;
+        let mut rows = st.query([from_seq as i64]).map_err(storage)?;
+        let mut buf = Vec::with_capacity(1024);
+        while let Some(row) = rows.next().map_err(storage)? {
+            if visit(encode_row(row, &mut buf)).is_break() {
                 break;
             }
         }

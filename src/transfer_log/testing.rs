@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Entry, LogBackend, LogError, RowError, WrappedKey};
+use super::{EncodedRow, Entry, LogBackend, LogError, RowError, WrappedKey};
 
 /// Wraps a backend; while `fail_writes` is set, `append` (and `tip`, as a dead database would)
 /// fails with `Unavailable` without touching the inner backend.
@@ -59,6 +59,14 @@ impl LogBackend for SwitchableBackend {
         visit: &mut dyn FnMut(Result<Entry, RowError>) -> ControlFlow<()>,
     ) -> Result<(), LogError> {
         self.inner.scan(from_seq, visit)
+    }
+
+    fn scan_encoded(
+        &mut self,
+        from_seq: u64,
+        visit: &mut dyn FnMut(EncodedRow<'_>) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
+        self.inner.scan_encoded(from_seq, visit)
     }
 
     fn get_transfer(&mut self, transfer_id: uuid::Uuid) -> Result<Vec<Entry>, LogError> {

@@ -1,0 +1,176 @@
+//! The transfer log's two throughput goals: durable appends with group commit under 32
+//! concurrent appenders (goal ≥ 150,000 entries/s), and `log verify` over 200,000 small entries
+//! (goal ≥ 1,000,000 entries/s). Criterion reports time per entry and entries/s.
+//!
+//! The append bound on the 2-core development VM (ext4): a bare SQLite (WAL, FULL) commit of a
+//! 32-row batch takes 0.65 ms p50, and fsync alone 0.22 ms (40 KB, overwrite) to 0.42 ms
+//! (growing file). One writer commits at most 32 single-entry appenders per commit, and on
+//! average about half of them (the rest re-queue during the commit), so ≈ 25–50k entries/s is
+//! the ceiling of this design on that disk; 150k/s needs a commit ≤ 0.2 ms including fsync.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kuzet::transfer_log::{
+    Entry, EntryDraft, Kind, LogBackend, SealedBody, SqliteBackend, TransferLog, entry_hash,
+    verify_data_dir,
+};
+use kuzet_ident::Iin;
+use uuid::Uuid;
+
+const APPENDERS: usize = 32;
+const SUBJECTS: usize = 10_000;
+const VERIFY_ENTRIES: u64 = 200_000;
+
+fn people() -> Vec<Iin> {
+    let mut out = Vec::with_capacity(SUBJECTS);
+    let mut serial = 0u16;
+    let mut day = 0i64;
+    while out.len() < SUBJECTS {
+        let date = time::macros::date!(1960 - 01 - 01) + time::Duration::days(day);
+        if let Some(iin) = Iin::synthesize(date, serial % 2 == 0, serial) {
+            out.push(iin);
+        }
+        serial = serial.wrapping_add(1);
+        if serial > 9000 {
+            serial = 0;
+            day += 1;
+        }
+    }
+    out
+}
+
+fn draft(who: &Iin, n: usize) -> EntryDraft {
+    let mut d = EntryDraft::new(
+        Uuid::now_v7(),
+        if n % 2 == 0 { Kind::Out } else { Kind::In },
+        "fcb",
+        "credit-report",
+        "underwriting",
+        "ok",
+    );
+    d.purpose = Some("contract_performance".into());
+    d.legal_basis = Some("consent".into());
+    d.reference = Some(format!("APP-{n}"));
+    d.subject = Some(who.clone());
+    d.fields = vec!["subject.iin".into(), "credit_history".into()];
+    // About 200 bytes of body.
+    d.body = Some(format!("{{\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(180)).into_bytes());
+    d.latency_ms = Some(12);
+    d
+}
+
+fn append(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = TransferLog::open_sqlite(dir.path()).expect("open");
+    let people = Arc::new(people());
+    let mut group = c.benchmark_group("transfer_log");
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(20);
+    group.bench_function("append_32_appenders", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let log = log.clone();
+            let people = people.clone();
+            async move {
+                let per = (iters as usize).div_ceil(APPENDERS);
+                let started = Instant::now();
+                let tasks: Vec<_> = (0..APPENDERS)
+                    .map(|t| {
+                        let log = log.clone();
+                        let people = people.clone();
+                        tokio::spawn(async move {
+                            for i in 0..per {
+                                let n = t * 7919 + i * APPENDERS;
+                                log.append(draft(&people[n % SUBJECTS], n))
+                                    .await
+                                    .expect("append");
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.expect("task");
+                }
+                // Scaled to the requested count (per * 32 may exceed it by < 32).
+                started
+                    .elapsed()
+                    .mul_f64(iters as f64 / (per * APPENDERS) as f64)
+            }
+        })
+    });
+    group.finish();
+    rt.block_on(log.close());
+}
+
+/// Writes `n` chained entries straight through the backend in large batches (much faster than
+/// appending them one by one).
+fn build_log(dir: &std::path::Path, n: u64) {
+    let mut backend = SqliteBackend::open(dir).expect("open");
+    let mut prev = [0u8; 32];
+    let mut buf = Vec::new();
+    let mut seq = 0u64;
+    while seq < n {
+        let mut batch = Vec::with_capacity(1000);
+        for _ in 0..1000.min(n - seq) {
+            seq += 1;
+            let mut subject = [0u8; 32];
+            subject[..8].copy_from_slice(&seq.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes());
+            let mut e = Entry {
+                seq,
+                transfer_id: Uuid::now_v7(),
+                at: time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + seq as i64)
+                    .expect("time"),
+                kind: Kind::Out,
+                recipient: "fcb".into(),
+                operation: "credit-report".into(),
+                caller: "underwriting".into(),
+                purpose: Some("contract_performance".into()),
+                legal_basis: Some("consent".into()),
+                consent_id: Some(Uuid::now_v7()),
+                reference: Some(format!("APP-{seq}")),
+                subject: Some(subject),
+                fields: vec!["subject.iin".into()],
+                dropped: vec![],
+                denied: vec![],
+                body_digest: Some([7; 32]),
+                body: Some(SealedBody {
+                    nonce: [1; 12],
+                    ciphertext: vec![0xab; 64],
+                }),
+                upstream: vec![],
+                outcome: "ok".into(),
+                latency_ms: Some(12),
+                prev_hash: prev,
+                hash: [0; 32],
+            };
+            e.hash = entry_hash(&e, &mut buf);
+            prev = e.hash;
+            batch.push(e);
+        }
+        backend.append(&[], &batch).expect("append");
+    }
+}
+
+fn verify(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    build_log(dir.path(), VERIFY_ENTRIES);
+    let mut group = c.benchmark_group("transfer_log");
+    group.throughput(Throughput::Elements(VERIFY_ENTRIES));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function("verify_200k", |b| {
+        b.iter(|| {
+            let s = verify_data_dir(dir.path()).expect("verifies");
+            assert_eq!(s.entries, VERIFY_ENTRIES);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, append, verify);
+criterion_main!(benches);
