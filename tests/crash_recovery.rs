@@ -57,6 +57,20 @@ fn start(data: &std::path::Path, config: &std::path::Path) -> Gateway {
     }
 }
 
+fn assert_log_verifies(data: &std::path::Path) {
+    let verify = Command::new(env!("CARGO_BIN_EXE_kuzet"))
+        .arg("--data")
+        .arg(data)
+        .args(["log", "verify"])
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_with_requests_in_flight_loses_no_acknowledged_transfer() {
     kuzet_transport::install_crypto_provider();
@@ -146,17 +160,7 @@ async fn sigkill_with_requests_in_flight_loses_no_acknowledged_transfer() {
     );
 
     // The chain verifies after the crash.
-    let verify = Command::new(env!("CARGO_BIN_EXE_kuzet"))
-        .arg("--data")
-        .arg(&data)
-        .args(["log", "verify"])
-        .output()
-        .expect("verify");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert_log_verifies(&data);
 
     // Restart: the chain continues, and a new request succeeds.
     let gw2 = start(&data, &config);
@@ -172,17 +176,7 @@ async fn sigkill_with_requests_in_flight_loses_no_acknowledged_transfer() {
     gw2.child.kill().expect("kill");
     gw2.child.wait().expect("reaped");
 
-    let verify = Command::new(env!("CARGO_BIN_EXE_kuzet"))
-        .arg("--data")
-        .arg(&data)
-        .args(["log", "verify"])
-        .output()
-        .expect("verify");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert_log_verifies(&data);
 
     // Every acknowledged transfer has its OUT and IN entries.
     let log = TransferLog::open_sqlite(&data).expect("open log");

@@ -53,6 +53,16 @@ pub fn check_digit(first11: &[u8; 11]) -> Option<u8> {
     }
 }
 
+/// Appends the check digit to eleven ASCII digits; `None` when there is none.
+fn with_check_digit(first11: String) -> Option<String> {
+    let mut d = [0u8; 11];
+    for (o, b) in d.iter_mut().zip(first11.as_bytes()) {
+        *o = b.wrapping_sub(b'0');
+    }
+    let c = check_digit(&d)?;
+    Some(format!("{first11}{c}"))
+}
+
 fn digits(s: &str) -> Result<[u8; 12], IdentError> {
     let bytes = s.as_bytes();
     if bytes.len() != 12 || !bytes.iter().all(u8::is_ascii_digit) {
@@ -117,12 +127,7 @@ impl Iin {
             century_digit,
             serial % 10_000
         );
-        let mut first11 = [0u8; 11];
-        for (o, b) in first11.iter_mut().zip(s.as_bytes()) {
-            *o = b - b'0';
-        }
-        let c = check_digit(&first11)?;
-        Some(Self(format!("{s}{c}")))
+        with_check_digit(s).map(Self)
     }
 
     /// The clear value. Every call site is a place where personal data is handled on purpose.
@@ -221,12 +226,7 @@ impl Bin {
             month.clamp(1, 12),
             serial % 100_000
         );
-        let mut first11 = [0u8; 11];
-        for (o, b) in first11.iter_mut().zip(s.as_bytes()) {
-            *o = b - b'0';
-        }
-        let c = check_digit(&first11)?;
-        Some(Self(format!("{s}{c}")))
+        with_check_digit(s).map(Self)
     }
 
     /// A BIN identifies an organisation, not a person: it may be shown in clear.
