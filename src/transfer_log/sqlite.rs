@@ -71,8 +71,16 @@ CREATE TABLE IF NOT EXISTS subject_keys (
 PRAGMA user_version = 2;
 ";
 
-/// Entries committed between two checkpoint requests: about 1-2 MB of WAL.
+/// Entries committed between two checkpoint requests: about 1-2 MB of WAL for small entries.
 const CHECKPOINT_EVERY: usize = 4096;
+
+/// Bytes committed (bodies and a row's worth of metadata) between two checkpoint requests, so
+/// that entries with large bodies (a full credit report is ~150 KB) are checkpointed in small
+/// steps too, instead of one long stall every 4096 entries.
+const CHECKPOINT_EVERY_BYTES: usize = 4 << 20;
+
+/// About what one entry's metadata (everything but the body) takes in the WAL.
+const ROW_BYTES: usize = 512;
 
 /// WAL pages above which the checkpointer, after a passive pass, briefly holds writers off to
 /// checkpoint the rest and restart the WAL from its beginning (a passive checkpoint racing a
@@ -94,6 +102,8 @@ struct Checkpointer {
     thread: Option<JoinHandle<()>>,
     /// Entries committed since the last request.
     pending: usize,
+    /// Bytes committed since the last request.
+    pending_bytes: usize,
 }
 
 impl Checkpointer {
@@ -117,13 +127,16 @@ impl Checkpointer {
             wake: Some(wake),
             thread: Some(thread),
             pending: 0,
+            pending_bytes: 0,
         })
     }
 
-    fn committed(&mut self, entries: usize) {
+    fn committed(&mut self, entries: usize, bytes: usize) {
         self.pending += entries;
-        if self.pending >= CHECKPOINT_EVERY {
+        self.pending_bytes += bytes;
+        if self.pending >= CHECKPOINT_EVERY || self.pending_bytes >= CHECKPOINT_EVERY_BYTES {
             self.pending = 0;
+            self.pending_bytes = 0;
             if let Some(w) = &self.wake {
                 // Full means a request is already waiting; one is enough.
                 let _ = w.try_send(());
@@ -462,7 +475,11 @@ impl LogBackend for SqliteBackend {
         }
         tx.commit().map_err(unavailable)?;
         if let Some(c) = &mut self.checkpointer {
-            c.committed(entries.len());
+            let bytes = entries
+                .iter()
+                .map(|e| ROW_BYTES + e.body.as_ref().map_or(0, |b| b.ciphertext.len()))
+                .sum();
+            c.committed(entries.len(), bytes);
         }
         Ok(())
     }
