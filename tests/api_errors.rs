@@ -183,6 +183,20 @@ async fn malformed_and_oversized_bodies() {
     assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
     let a = app.post(PATH, uw, &json!({"data": {}})).await;
     assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
+    let a = app
+        .post(
+            PATH,
+            uw,
+            &json!({"purpose": "contract_performance", "data": [1]}),
+        )
+        .await;
+    assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
+    assert_eq!(a.body["error"]["fields"], json!(["data"]));
+    let a = app
+        .post(PATH, uw, &json!({"purpose": "contract_performance"}))
+        .await;
+    assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
+    assert_eq!(a.body["error"]["fields"], json!(["subject.iin"]));
 
     let mut big = request(json!(demo_iin()));
     big["reference"] = json!("x".repeat(70 * 1024));

@@ -28,13 +28,18 @@ pub async fn exchange(
     Path((recipient, operation)): Path<(String, String)>,
     JsonBody(body): JsonBody<ExchangeBody>,
 ) -> Result<Json<ExchangeOutcome>, AppError> {
+    let data = match body.data {
+        serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+        object @ serde_json::Value::Object(_) => object,
+        _ => return Err(AppError::invalid_value("data", "must be an object")),
+    };
     let request = ExchangeRequest {
         recipient,
         operation,
         purpose: body.purpose,
         consent_id: body.consent_id,
         reference: body.reference,
-        data: body.data,
+        data,
     };
     Ok(Json(state.gateway.exchange(&caller, request).await?))
 }
