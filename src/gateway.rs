@@ -107,10 +107,6 @@ impl Gateway {
         self.registry.as_ref()
     }
 
-    pub fn contracts(&self) -> &Contracts {
-        &self.contracts
-    }
-
     pub fn log(&self) -> &TransferLog {
         &self.log
     }
@@ -384,11 +380,11 @@ impl Gateway {
             operation = %ctx.op.name,
             caller = %ctx.caller.name,
             code = denial.code(),
-            fields = ?denial.paths(),
+            fields = ?error.fields,
             "Transfer denied."
         );
         let outcome = format!("denied:{}", denial.code());
-        let denied = safe_paths(denial.paths());
+        let denied = error.fields.clone();
         match self
             .append_entry(
                 ctx,

@@ -293,8 +293,10 @@ fn local(name: &[u8]) -> &[u8] {
     }
 }
 
+/// A parser error can quote a piece of the document (a tag, an entity, an attribute); it goes
+/// through `short_message` like any text from the other side.
 fn xml_error(e: impl std::fmt::Display, at: u64) -> FcbError {
-    FcbError::Malformed(format!("{e} (at byte {at})"))
+    FcbError::Malformed(format!("{} (at byte {at})", short_message(&e.to_string())))
 }
 
 impl<'a> Doc<'a> {

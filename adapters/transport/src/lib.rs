@@ -9,7 +9,6 @@
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -224,6 +223,3 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     }
     cur.to_string()
 }
-
-/// Shared so adapters can hold one transport per party behind an `Arc`.
-pub type SharedTransport = Arc<Transport>;
