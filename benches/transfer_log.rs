@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kuzet::transfer_log::{
-    Entry, EntryDraft, Kind, LogBackend, SealedBody, SqliteBackend, TransferLog, entry_hash,
-    verify_data_dir,
+    Entry, EntryDraft, Kind, LogBackend, SealedBody, SqliteBackend, StagedEntry, TransferLog,
+    entry_hash, verify_data_dir,
 };
 use kuzet_ident::Iin;
 use uuid::Uuid;
@@ -150,7 +150,7 @@ fn build_log(dir: &std::path::Path, n: u64) {
             };
             e.hash = entry_hash(&e, &mut buf);
             prev = e.hash;
-            batch.push(e);
+            batch.push(StagedEntry::new(e));
         }
         backend.append(&[], &batch).expect("append");
     }

@@ -7,7 +7,7 @@
 use std::ops::ControlFlow;
 
 use super::entry::canonical_encoding;
-use super::{Entry, LogError};
+use super::{Entry, LogError, StagedEntry};
 
 /// A subject's body key, wrapped (ChaCha20-Poly1305 under a key derived from the master key):
 /// 12-byte nonce ‖ ciphertext ‖ tag.
@@ -45,7 +45,7 @@ pub trait LogBackend: Send + 'static {
     fn append(
         &mut self,
         new_keys: &[([u8; 32], WrappedKey)],
-        entries: &[Entry],
+        entries: &[StagedEntry],
     ) -> Result<(), LogError>;
 
     /// Visits stored rows with `seq >= from_seq` in seq order, from one consistent snapshot,

@@ -201,16 +201,58 @@ fn json_list<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
+/// The stored (and hashed) JSON text of an entry's list columns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Lists {
+    fields: String,
+    dropped: String,
+    denied: String,
+    upstream: String,
+}
+
+impl Lists {
+    pub(crate) fn of(e: &Entry) -> Lists {
+        Lists {
+            fields: json_list(&e.fields),
+            dropped: json_list(&e.dropped),
+            denied: json_list(&e.denied),
+            upstream: json_list(&e.upstream),
+        }
+    }
+}
+
+/// An entry on its way into a backend, with its list columns already serialized: appenders
+/// build it on their own threads so that the single writer thread only chains and stores.
+#[derive(Clone, Debug)]
+pub struct StagedEntry {
+    pub(crate) entry: Entry,
+    pub(crate) lists: Lists,
+}
+
+impl StagedEntry {
+    /// Stages `entry` (serializes its lists).
+    pub fn new(entry: Entry) -> StagedEntry {
+        let lists = Lists::of(&entry);
+        StagedEntry { entry, lists }
+    }
+
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    /// The values to store for the encoded columns, exactly as hashed (see [`with_columns`]).
+    pub(crate) fn columns<R>(&self, f: impl FnOnce(&[ValueRef<'_>; ENCODED_COLUMNS]) -> R) -> R {
+        with_columns(&self.entry, &self.lists, f)
+    }
+}
+
 /// The values stored for `e`'s encoded columns (everything but `prev_hash` and `hash`), exactly
-/// as the backend binds them. The list columns' JSON text is built here and lent to `f`.
+/// as the backend binds them, with `lists` (which must be `Lists::of(e)`) for the list columns.
 pub(crate) fn with_columns<R>(
     e: &Entry,
+    lists: &Lists,
     f: impl FnOnce(&[ValueRef<'_>; ENCODED_COLUMNS]) -> R,
 ) -> R {
-    let fields = json_list(&e.fields);
-    let dropped = json_list(&e.dropped);
-    let denied = json_list(&e.denied);
-    let upstream = json_list(&e.upstream);
     fn text(s: &str) -> ValueRef<'_> {
         ValueRef::Text(s.as_bytes())
     }
@@ -235,18 +277,47 @@ pub(crate) fn with_columns<R>(
         opt_blob(e.consent_id.as_ref().map(|u| &u.as_bytes()[..])),
         opt_text(&e.reference),
         opt_blob(e.subject.as_ref().map(|s| &s[..])),
-        text(&fields),
-        text(&dropped),
-        text(&denied),
+        text(&lists.fields),
+        text(&lists.dropped),
+        text(&lists.denied),
         opt_blob(e.body_digest.as_ref().map(|d| &d[..])),
         opt_blob(e.body.as_ref().map(|b| &b.nonce[..])),
         opt_blob(e.body.as_ref().map(|b| &b.ciphertext[..])),
-        text(&upstream),
+        text(&lists.upstream),
         text(&e.outcome),
         e.latency_ms
             .map_or(ValueRef::Null, |l| ValueRef::Integer(l as i64)),
     ];
     f(&cols)
+}
+
+/// The columns the writer assigns (seq, transfer id and `at` come first in the encoding; the
+/// transfer id is the appender's but sits between the two).
+const HEAD_COLUMNS: usize = 3;
+
+/// The encoding of everything after the head columns (`kind` to `latency_ms`), which does not
+/// depend on the writer: appenders compute it so the writer hashes it without re-encoding.
+pub(crate) fn encode_tail(staged: &StagedEntry, out: &mut Vec<u8>) {
+    out.clear();
+    staged.columns(|cols| {
+        for v in &cols[HEAD_COLUMNS..] {
+            encode_value(*v, out);
+        }
+    });
+}
+
+/// [`entry_hash`] of `e` given its [`encode_tail`], with `scratch` reused across calls:
+/// `SHA-256(prev_hash ‖ tag ‖ seq ‖ transfer_id ‖ at ‖ tail)`.
+pub(crate) fn chain_hash(e: &Entry, tail: &[u8], scratch: &mut Vec<u8>) -> [u8; 32] {
+    begin_encoding(&e.prev_hash, scratch);
+    encode_value(ValueRef::Integer(e.seq as i64), scratch);
+    encode_value(ValueRef::Blob(e.transfer_id.as_bytes()), scratch);
+    encode_value(ValueRef::Integer(e.at_micros()), scratch);
+    Sha256::new()
+        .chain_update(scratch.as_slice())
+        .chain_update(tail)
+        .finalize()
+        .into()
 }
 
 /// Starts an encoding: clears `out` and writes `prev_hash` and the tag.
@@ -287,7 +358,7 @@ pub(crate) fn encode_value(v: ValueRef<'_>, out: &mut Vec<u8>) {
 /// `prev_hash ‖ encoding`).
 pub fn canonical_encoding(e: &Entry, out: &mut Vec<u8>) {
     out.extend_from_slice(TAG);
-    with_columns(e, |cols| {
+    with_columns(e, &Lists::of(e), |cols| {
         for v in cols {
             encode_value(*v, out);
         }
@@ -386,6 +457,23 @@ mod tests {
             edit(&mut e);
             assert_ne!(entry_hash(&e, &mut buf), h);
         }
+    }
+
+    #[test]
+    fn chain_hash_is_entry_hash() {
+        let mut e = sample();
+        e.dropped = vec!["a.b".into(), "c".into()];
+        e.upstream = vec![("bureau_reference".into(), "10".into())];
+        e.body = Some(SealedBody {
+            nonce: [3; 12],
+            ciphertext: vec![5; 40],
+        });
+        let mut buf = Vec::new();
+        let want = entry_hash(&e, &mut buf);
+        let staged = StagedEntry::new(e.clone());
+        let mut tail = Vec::new();
+        encode_tail(&staged, &mut tail);
+        assert_eq!(chain_hash(&e, &tail, &mut buf), want);
     }
 
     #[test]

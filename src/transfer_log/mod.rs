@@ -57,7 +57,9 @@ mod verify;
 mod writer;
 
 pub use backend::{EncodedRow, LogBackend, RowError, WrappedKey};
-pub use entry::{Appended, Entry, EntryDraft, Kind, SealedBody, canonical_encoding, entry_hash};
+pub use entry::{
+    Appended, Entry, EntryDraft, Kind, SealedBody, StagedEntry, canonical_encoding, entry_hash,
+};
 pub use keys::{Keys, MASTER_KEY_FILE, NO_SUBJECT};
 pub use sqlite::{SQLITE_FILE, SqliteBackend};
 pub use verify::{VerifyError, VerifyFailure, VerifySummary, verify, verify_data_dir};

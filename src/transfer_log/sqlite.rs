@@ -22,10 +22,10 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::entry::{
-    COLUMNS, ENCODED_COLUMNS, begin_encoding, encode_value, from_micros, micros, with_columns,
+use super::entry::{COLUMNS, ENCODED_COLUMNS, begin_encoding, encode_value, from_micros, micros};
+use super::{
+    EncodedRow, Entry, Kind, LogBackend, LogError, RowError, SealedBody, StagedEntry, WrappedKey,
 };
-use super::{EncodedRow, Entry, Kind, LogBackend, LogError, RowError, SealedBody, WrappedKey};
 
 /// The SQLite file's name inside the data directory.
 pub const SQLITE_FILE: &str = "transfer-log.sqlite";
@@ -409,9 +409,9 @@ impl LogBackend for SqliteBackend {
     fn append(
         &mut self,
         new_keys: &[([u8; 32], WrappedKey)],
-        entries: &[Entry],
+        entries: &[StagedEntry],
     ) -> Result<(), LogError> {
-        let Some(first) = entries.first() else {
+        let Some(first) = entries.first().map(StagedEntry::entry) else {
             return Ok(());
         };
         let expected = (first.seq - 1, first.prev_hash);
@@ -420,12 +420,8 @@ impl LogBackend for SqliteBackend {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(unavailable)?;
         let tip: Option<(i64, Vec<u8>)> = tx
-            .query_row(
-                "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
+            .prepare_cached("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1")
+            .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
             .map_err(unavailable)?;
         let stored = match &tip {
             None => (0, [0u8; 32]),
@@ -459,25 +455,27 @@ impl LogBackend for SqliteBackend {
                      ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
                 ))
                 .map_err(unavailable)?;
-            for e in entries {
+            for staged in entries {
+                let e = staged.entry();
                 // The very values the hash covers (entry::with_columns), so what is stored is
                 // what was hashed.
-                with_columns(e, |cols| {
-                    for (i, v) in cols.iter().enumerate() {
-                        st.raw_bind_parameter(i + 1, ToSqlOutput::Borrowed(*v))?;
-                    }
-                    st.raw_bind_parameter(ENCODED_COLUMNS + 1, &e.prev_hash[..])?;
-                    st.raw_bind_parameter(ENCODED_COLUMNS + 2, &e.hash[..])?;
-                    st.raw_execute()
-                })
-                .map_err(unavailable)?;
+                staged
+                    .columns(|cols| {
+                        for (i, v) in cols.iter().enumerate() {
+                            st.raw_bind_parameter(i + 1, ToSqlOutput::Borrowed(*v))?;
+                        }
+                        st.raw_bind_parameter(ENCODED_COLUMNS + 1, &e.prev_hash[..])?;
+                        st.raw_bind_parameter(ENCODED_COLUMNS + 2, &e.hash[..])?;
+                        st.raw_execute()
+                    })
+                    .map_err(unavailable)?;
             }
         }
         tx.commit().map_err(unavailable)?;
         if let Some(c) = &mut self.checkpointer {
             let bytes = entries
                 .iter()
-                .map(|e| ROW_BYTES + e.body.as_ref().map_or(0, |b| b.ciphertext.len()))
+                .map(|e| ROW_BYTES + e.entry().body.as_ref().map_or(0, |b| b.ciphertext.len()))
                 .sum();
             c.committed(entries.len(), bytes);
         }

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{EncodedRow, Entry, LogBackend, LogError, RowError, WrappedKey};
+use super::{EncodedRow, Entry, LogBackend, LogError, RowError, StagedEntry, WrappedKey};
 
 /// Wraps a backend; while `fail_writes` is set, `append` (and `tip`, as a dead database would)
 /// fails with `Unavailable` without touching the inner backend.
@@ -47,7 +47,7 @@ impl LogBackend for SwitchableBackend {
     fn append(
         &mut self,
         new_keys: &[([u8; 32], WrappedKey)],
-        entries: &[Entry],
+        entries: &[StagedEntry],
     ) -> Result<(), LogError> {
         self.failing()?;
         self.inner.append(new_keys, entries)

@@ -1,6 +1,7 @@
 //! The group-commit writer: the hot path of every transfer. Appenders (async tasks) prepare
-//! their entry (subject HMAC, body digest, body encryption when the subject key is cached) and
-//! queue it; one dedicated thread owning the backend takes everything queued (up to
+//! their entry (subject HMAC, body digest, body encryption when the subject key is cached, the
+//! stored list columns, and the hash input after the columns the writer assigns) and queue it;
+//! one dedicated thread owning the backend takes everything queued (up to
 //! [`BATCH_CAP`]), assigns seqs, chains the hashes, writes the batch in one transaction, commits
 //! (synced), and only then acknowledges each appender.
 //!
@@ -21,11 +22,11 @@ use tokio::sync::oneshot;
 use tracing::{error, warn};
 use uuid::Uuid;
 
-use super::entry::now_micros;
+use super::entry::{chain_hash, encode_tail, now_micros};
 use super::keys::seal;
 use super::{
-    Appended, Entry, EntryDraft, Keys, LogBackend, LogError, NO_SUBJECT, SqliteBackend, WrappedKey,
-    entry_hash,
+    Appended, Entry, EntryDraft, Keys, LogBackend, LogError, NO_SUBJECT, SqliteBackend,
+    StagedEntry, WrappedKey,
 };
 
 /// The most entries one transaction holds.
@@ -47,7 +48,9 @@ enum Command {
 
 struct Job {
     /// Everything but seq, at and the hashes, which the writer assigns.
-    entry: Entry,
+    staged: StagedEntry,
+    /// `encode_tail` of `staged`; `None` while the body is still to seal.
+    tail: Option<Vec<u8>>,
     /// A body still to seal because its subject key was not cached on the appender's side.
     plain: Option<Vec<u8>>,
     reply: oneshot::Sender<Result<Appended, LogError>>,
@@ -111,6 +114,7 @@ impl TransferLog {
             tip,
             shared_tip: shared_tip.clone(),
             buf: Vec::with_capacity(1024),
+            tail_buf: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name("kuzet-log-writer".into())
@@ -176,9 +180,17 @@ impl TransferLog {
             prev_hash: [0; 32],
             hash: [0; 32],
         };
+        // Staging and encoding here too spreads the work over the appenders' threads.
+        let staged = StagedEntry::new(entry);
+        let tail = plain.is_none().then(|| {
+            let mut tail = Vec::new();
+            encode_tail(&staged, &mut tail);
+            tail
+        });
         let (reply, rx) = oneshot::channel();
         self.send(Command::Append(Job {
-            entry,
+            staged,
+            tail,
             plain,
             reply,
         }))?;
@@ -266,6 +278,7 @@ struct Writer {
     tip: Tip,
     shared_tip: Arc<Mutex<Tip>>,
     buf: Vec<u8>,
+    tail_buf: Vec<u8>,
 }
 
 impl Writer {
@@ -300,18 +313,20 @@ impl Writer {
     fn commit(&mut self, jobs: Vec<Job>) {
         let n = jobs.len();
         let mut entries = Vec::with_capacity(n);
+        let mut tails = Vec::with_capacity(n);
         let mut plains = Vec::with_capacity(n);
         let mut replies = Vec::with_capacity(n);
         for j in jobs {
-            entries.push(j.entry);
+            entries.push(j.staged);
+            tails.push(j.tail);
             plains.push(j.plain);
             replies.push(j.reply);
         }
-        let result = self.write(&mut entries, &plains);
+        let result = self.write(&mut entries, &tails, &plains);
         *self.shared_tip.lock().unwrap_or_else(|p| p.into_inner()) = self.tip;
         match result {
             Ok(()) => {
-                for (e, r) in entries.iter().zip(replies) {
+                for (e, r) in entries.iter().map(StagedEntry::entry).zip(replies) {
                     let _ = r.send(Ok(Appended {
                         seq: e.seq,
                         hash: e.hash,
@@ -329,7 +344,12 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, entries: &mut [Entry], plains: &[Option<Vec<u8>>]) -> Result<(), LogError> {
+    fn write(
+        &mut self,
+        entries: &mut [StagedEntry],
+        tails: &[Option<Vec<u8>>],
+        plains: &[Option<Vec<u8>>],
+    ) -> Result<(), LogError> {
         for _ in 0..CONFLICT_RETRIES {
             let (mut seq, mut prev) = match self.tip {
                 Some(t) => t,
@@ -338,12 +358,20 @@ impl Writer {
             let new_keys = self.seal_pending(entries, plains)?;
             let wrapped: Vec<([u8; 32], WrappedKey)> =
                 new_keys.iter().map(|(s, w, _)| (*s, w.clone())).collect();
-            for e in entries.iter_mut() {
+            for (s, tail) in entries.iter_mut().zip(tails) {
                 seq += 1;
+                let tail = match tail {
+                    Some(t) => t.as_slice(),
+                    None => {
+                        encode_tail(s, &mut self.tail_buf);
+                        self.tail_buf.as_slice()
+                    }
+                };
+                let e = &mut s.entry;
                 e.seq = seq;
                 e.at = now_micros();
                 e.prev_hash = prev;
-                e.hash = entry_hash(e, &mut self.buf);
+                e.hash = chain_hash(e, tail, &mut self.buf);
                 prev = e.hash;
             }
             match self.backend.append(&wrapped, entries) {
@@ -375,13 +403,14 @@ impl Writer {
     #[allow(clippy::type_complexity)]
     fn seal_pending(
         &mut self,
-        entries: &mut [Entry],
+        entries: &mut [StagedEntry],
         plains: &[Option<Vec<u8>>],
     ) -> Result<Vec<([u8; 32], WrappedKey, ChaCha20Poly1305)>, LogError> {
         let mut new_keys = Vec::new();
         let mut pending: HashMap<[u8; 32], ChaCha20Poly1305> = HashMap::new();
-        for (e, plain) in entries.iter_mut().zip(plains) {
+        for (s, plain) in entries.iter_mut().zip(plains) {
             let Some(plain) = plain else { continue };
+            let e = &mut s.entry;
             let subject = e.subject.unwrap_or(NO_SUBJECT);
             let key = match pending.get(&subject) {
                 Some(k) => k.clone(),
