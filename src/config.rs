@@ -208,6 +208,7 @@ mod tests {
         );
         assert_eq!(example.fcb.report_url, defaults.fcb.report_url);
         assert_eq!(example.fcb.http, defaults.fcb.http);
+        assert_eq!(example.fcb.resilience, defaults.fcb.resilience);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Instant;
 use axum::http::StatusCode;
 use kuzet_fcb::{FcbClient, FcbError, ReportRequest};
 use kuzet_ident::Iin;
-use kuzet_transport::TransportError;
+use kuzet_transport::{Retry, TransportError};
 use serde_json::Value;
 
 use crate::contract::Operation;
@@ -21,9 +21,15 @@ pub struct Upstreams {
     fcb: FcbClient,
 }
 
-/// A call ready to go, built from checked data.
+/// A call ready to go, built from checked data, with the contract's word on repeating it.
 #[derive(Debug)]
-pub enum Call {
+pub struct Call {
+    kind: CallKind,
+    retry: Retry,
+}
+
+#[derive(Debug)]
+enum CallKind {
     FcbCreditReport(ReportRequest),
 }
 
@@ -69,25 +75,39 @@ impl Upstreams {
         Self { fcb }
     }
 
-    /// Builds the adapter request for `op` from its checked `data`.
+    /// Builds the adapter request for `op` from its checked `data`. The call may be retried
+    /// (transient failures only) when the contract marks the operation `safe_to_retry`.
     pub fn prepare(&self, op: &Operation, data: &Value) -> Result<Call, PrepareError> {
-        match (op.recipient.as_str(), op.name.as_str()) {
+        let retry = if op.safe_to_retry {
+            Retry::Safe
+        } else {
+            Retry::Never
+        };
+        let kind = match (op.recipient.as_str(), op.name.as_str()) {
             ("fcb", "credit-report") => {
                 let iin = data
                     .pointer("/subject/iin")
                     .and_then(Value::as_str)
                     .and_then(|s| Iin::parse(s).ok())
                     .ok_or(PrepareError::Missing("subject.iin"))?;
-                Ok(Call::FcbCreditReport(ReportRequest {
+                CallKind::FcbCreditReport(ReportRequest {
                     iin,
                     consent_confirmed: false,
-                }))
+                })
             }
-            (recipient, operation) => Err(PrepareError::NoAdapter {
-                recipient: recipient.to_owned(),
-                operation: operation.to_owned(),
-            }),
-        }
+            (recipient, operation) => {
+                return Err(PrepareError::NoAdapter {
+                    recipient: recipient.to_owned(),
+                    operation: operation.to_owned(),
+                });
+            }
+        };
+        Ok(Call { kind, retry })
+    }
+
+    /// The bureau adapter (its guard's state and counters, for health and metrics).
+    pub fn fcb(&self) -> &FcbClient {
+        &self.fcb
     }
 
     /// Makes the call within `deadline`. `consent_confirmed` is true only when the gateway
@@ -98,12 +118,12 @@ impl Upstreams {
         consent_confirmed: bool,
         deadline: Instant,
     ) -> Result<UpstreamAnswer, UpstreamFailure> {
-        match call {
-            Call::FcbCreditReport(mut req) => {
+        match call.kind {
+            CallKind::FcbCreditReport(mut req) => {
                 req.consent_confirmed = consent_confirmed;
                 let answer = self
                     .fcb
-                    .credit_report(&req, Some(deadline))
+                    .credit_report(&req, Some(deadline), call.retry)
                     .await
                     .map_err(fcb_failure)?;
                 let record = serde_json::to_value(&answer.report).map_err(|e| UpstreamFailure {
@@ -144,6 +164,16 @@ fn fcb_failure(e: FcbError) -> UpstreamFailure {
             StatusCode::BAD_GATEWAY,
             "upstream_rejected",
             format!("the bureau refused the request ({})", e.code()),
+        ),
+        FcbError::BreakerOpen => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            "the bureau failed too often lately; calls are paused (circuit open)".to_owned(),
+        ),
+        FcbError::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "the bureau's rate limit is exhausted; try again later".to_owned(),
         ),
         FcbError::Timeout | FcbError::Transport(TransportError::Timeout) => (
             StatusCode::GATEWAY_TIMEOUT,

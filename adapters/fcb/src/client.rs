@@ -1,13 +1,13 @@
-//! The typed call: one `GetReport` over the shared transport, its failure classified.
-//!
-//! No retries here: whether and how often to retry is the transport's and the gateway's
-//! policy; [`FcbError::is_transient`] tells them which failures qualify. This module never
+//! The typed call: `GetReport` over the shared transport, under the bureau's [`Guard`] (rate
+//! limit, concurrency cap, circuit breaker, and retries when the caller says the operation is
+//! safe to repeat and the failure is transient: [`FcbError::is_transient`]). This module never
 //! logs a body, a credential or an IIN.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use kuzet_transport::{Transport, TransportError};
+use kuzet_transport::{Guard, GuardError, GuardStats, Retry, Transport, TransportError};
 
 use crate::config::FcbConfig;
 use crate::error::FcbError;
@@ -32,6 +32,7 @@ pub struct ReportAnswer {
 pub struct FcbClient {
     config: FcbConfig,
     transport: Transport,
+    guard: Arc<Guard>,
 }
 
 impl FcbClient {
@@ -56,7 +57,23 @@ impl FcbClient {
             TransportError::Config(msg) => FcbError::Config(msg),
             other => FcbError::Config(other.to_string()),
         })?;
-        Ok(Self { config, transport })
+        let guard = Guard::new("fcb", &config.resilience)
+            .map_err(|problems| FcbError::Config(format!("resilience: {}", problems.join("; "))))?;
+        Ok(Self {
+            config,
+            transport,
+            guard: Arc::new(guard),
+        })
+    }
+
+    /// The counters of the bureau's guard (attempts, retries, breaker, rate limit).
+    pub fn guard_stats(&self) -> GuardStats {
+        self.guard.stats()
+    }
+
+    /// The state of the bureau's circuit breaker.
+    pub fn breaker_state(&self) -> kuzet_transport::BreakerState {
+        self.guard.breaker_state()
     }
 
     /// The configuration in use.
@@ -64,29 +81,45 @@ impl FcbClient {
         &self.config
     }
 
-    /// Asks the bureau for the subject's credit report: one `GetReport` call, no retry.
-    /// Without confirmed consent it returns [`FcbError::ConsentRequired`] and calls nobody.
+    /// Asks the bureau for the subject's credit report, under the bureau's guard; `retry` is
+    /// the contract's `safe_to_retry` for the operation. Without confirmed consent it returns
+    /// [`FcbError::ConsentRequired`] and calls nobody.
     pub async fn credit_report(
         &self,
         request: &ReportRequest,
         deadline: Option<Instant>,
+        retry: Retry,
     ) -> Result<ReportAnswer, FcbError> {
-        let envelope = build_get_report_request(&self.config, request)?;
+        let envelope = Bytes::from(build_get_report_request(&self.config, request)?);
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return Err(FcbError::Timeout);
         }
+        self.guard
+            .run(retry, deadline, |_| {
+                self.get_report(envelope.clone(), deadline)
+            })
+            .await
+            .map_err(|e| match e {
+                GuardError::Upstream(e) => e,
+                GuardError::BreakerOpen => FcbError::BreakerOpen,
+                GuardError::RateLimited => FcbError::RateLimited,
+                GuardError::DeadlineExceeded => FcbError::Timeout,
+            })
+    }
+
+    /// One `GetReport` attempt.
+    async fn get_report(
+        &self,
+        envelope: Bytes,
+        deadline: Option<Instant>,
+    ) -> Result<ReportAnswer, FcbError> {
         let headers = [
             ("Content-Type", SOAP_CONTENT_TYPE),
             ("SOAPAction", GET_REPORT_ACTION),
         ];
         let response = self
             .transport
-            .post(
-                &self.config.report_url,
-                &headers,
-                Bytes::from(envelope),
-                deadline,
-            )
+            .post(&self.config.report_url, &headers, envelope, deadline)
             .await
             .map_err(|e| match e {
                 TransportError::Timeout => FcbError::Timeout,

@@ -1,12 +1,12 @@
 //! How to reach the bureau's report service: the endpoint, the `CigWsHeader` credentials, the
-//! report codes, and the HTTP settings. Real values come with the connection agreement, so
+//! report codes, the HTTP settings and the call policy (rate limit, retries, breaker). Real values come with the connection agreement, so
 //! everything here is configuration, never a constant in code.
 //!
 //! The password must never be printed: `Debug` redacts it, and the type is not `Serialize`.
 
 use std::fmt;
 
-use kuzet_transport::HttpConfig;
+use kuzet_transport::{GuardConfig, HttpConfig};
 use serde::Deserialize;
 
 /// The First Credit Bureau report service, as configured.
@@ -34,6 +34,9 @@ pub struct FcbConfig {
     /// Timeouts, trust store and client certificate for the bureau's endpoint.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Rate limit, concurrency cap, retries and circuit breaker for calls to the bureau.
+    #[serde(default)]
+    pub resilience: GuardConfig,
 }
 
 fn default_culture() -> String {
@@ -64,6 +67,7 @@ impl FcbConfig {
             report_import_code: default_report_import_code(),
             version: None,
             http: HttpConfig::default(),
+            resilience: GuardConfig::default(),
         }
     }
 }
@@ -79,6 +83,7 @@ impl fmt::Debug for FcbConfig {
             .field("report_import_code", &self.report_import_code)
             .field("version", &self.version)
             .field("http", &self.http)
+            .field("resilience", &self.resilience)
             .finish()
     }
 }

@@ -5,7 +5,7 @@
 //! No variant carries a request or response body or a personal value: bureau and SOAP fault
 //! messages are shortened and have identifier-like numbers masked before they get here.
 
-use kuzet_transport::TransportError;
+use kuzet_transport::{AttemptError, Failure, TransportError};
 
 /// A failed bureau call.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +63,12 @@ pub enum FcbError {
     /// The adapter's configuration cannot be used.
     #[error("FCB adapter configuration: {0}")]
     Config(String),
+    /// The bureau failed too often lately: its circuit breaker is open and it was not called.
+    #[error("the bureau's circuit breaker is open; it was not called")]
+    BreakerOpen,
+    /// The bureau's rate limit would have let the call through only after its deadline.
+    #[error("the bureau's rate limit is exhausted until after the deadline")]
+    RateLimited,
 }
 
 impl FcbError {
@@ -81,7 +87,9 @@ impl FcbError {
             | Self::Bureau { .. }
             | Self::Unauthorized { .. }
             | Self::Malformed(_)
-            | Self::Config(_) => false,
+            | Self::Config(_)
+            | Self::BreakerOpen
+            | Self::RateLimited => false,
         }
     }
 
@@ -100,7 +108,30 @@ impl FcbError {
             Self::Transport(TransportError::Timeout) | Self::Timeout => "timeout",
             Self::Transport(TransportError::Config(_)) | Self::Config(_) => "config_error",
             Self::Transport(_) => "connection_failed",
+            Self::BreakerOpen => "breaker_open",
+            Self::RateLimited => "rate_limited",
         }
+    }
+}
+
+impl AttemptError for FcbError {
+    /// Refusals about the subject or the request are the bureau working as designed; malformed
+    /// answers, refused credentials and client faults are failures no repeat fixes.
+    fn failure(&self) -> Failure {
+        match self {
+            e if e.is_transient() => Failure::Transient,
+            Self::SubjectNotFound
+            | Self::SeveralSubjects
+            | Self::Bureau { .. }
+            | Self::ConsentRequired
+            | Self::BreakerOpen
+            | Self::RateLimited => Failure::Answered,
+            _ => Failure::Broken,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        FcbError::code(self)
     }
 }
 

@@ -180,6 +180,7 @@ async fn client_refuses_without_consent_before_any_network() {
                 consent_confirmed: false,
             },
             None,
+            kuzet_transport::Retry::Safe,
         )
         .await
         .unwrap_err();
@@ -197,6 +198,7 @@ async fn client_honours_a_passed_deadline() {
                 consent_confirmed: true,
             },
             Some(std::time::Instant::now()),
+            kuzet_transport::Retry::Safe,
         )
         .await
         .unwrap_err();

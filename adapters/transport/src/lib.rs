@@ -5,8 +5,17 @@
 //! It knows nothing of SOAP, contracts or the transfer log: it moves bytes and classifies
 //! failures ([`TransportError`]) so that each adapter can decide what a failure means.
 //! It never offers a way to skip certificate checks.
+//!
+//! [`guard`] is the per-party policy around whole adapter calls: rate limit, concurrency cap,
+//! retries for safe operations, retry budget and circuit breaker.
 
 #![forbid(unsafe_code)]
+
+pub mod guard;
+
+pub use guard::{
+    AttemptError, BreakerState, Failure, Guard, GuardConfig, GuardError, GuardStats, Retry,
+};
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
