@@ -187,6 +187,22 @@ mod tests {
         );
     }
 
+    /// The expected bytes are libxml2's (lxml `method="c14n", exclusive=True`) for the same input.
+    #[test]
+    fn agrees_with_libxml2_on_defaults_escapes_and_pis() {
+        let doc = concat!(
+            r#"<r xmlns:a="urn:a" xmlns="urn:d"><a:e z="1" a:y="2&#9;&#10;" b="x&lt;&quot;">"#,
+            "<f xmlns=\"\">t\r\n&#13;&gt;<![CDATA[<&>]]><?pi  data?></f><g/></a:e></r>"
+        );
+        assert_eq!(
+            c14n_of(doc, &["e"]),
+            concat!(
+                r#"<a:e xmlns:a="urn:a" b="x&lt;&quot;" z="1" a:y="2&#x9;&#xA;"><f>t"#,
+                "\n&#xD;&gt;&lt;&amp;&gt;<?pi data?></f><g xmlns=\"urn:d\"></g></a:e>"
+            )
+        );
+    }
+
     #[test]
     fn inherited_prefixes_are_declared_on_the_apex_only_once() {
         let doc = r#"<s:E xmlns:s="urn:s" xmlns:u="urn:u"><s:B u:Id="b"><s:x><y xmlns="urn:d"><z xmlns=""/></y></s:x></s:B></s:E>"#;

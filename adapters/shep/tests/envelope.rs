@@ -5,6 +5,8 @@ mod common;
 use common::{FixedSigner, PASSWORD, config, fixed_request};
 use kuzet_shep::{ShepConfig, ShepError, ShepRequest, build_envelope, sign_envelope};
 
+/// Regenerate with `KUZET_BLESS=1`. Its DigestValue (and the fixed signer's value) were
+/// cross-checked once against libxml2's exclusive c14n (lxml), outside the test suite.
 const GOLDEN: &str = "tests/fixtures/send-message-signed.xml";
 
 #[test]
