@@ -158,6 +158,7 @@ fn escape_attr(text: &str, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 mod tests {
     use super::*;
     use crate::xml::parse;

@@ -135,7 +135,9 @@ impl ShepClient {
         Ok(ShepAnswer {
             message_id: request.message_id,
             response_message_id: answer.message_id,
-            correlation_id: answer.correlation_id.or_else(|| request.correlation_id.clone()),
+            correlation_id: answer
+                .correlation_id
+                .or_else(|| request.correlation_id.clone()),
             session_id: answer.session_id.or_else(|| request.session_id.clone()),
             service_id: request.service_id.clone(),
             status: answer.status,

@@ -16,11 +16,20 @@ use kuzet_transport::TransportError;
 /// request; they are unconfirmed. Check them against the connection agreement and edit this
 /// table, not the match arms.
 pub const TRANSIENT_SHEP_CODES: &[(&str, &str)] = &[
-    ("SE001", "SHEP internal error: the gateway failed, not the request"),
+    (
+        "SE001",
+        "SHEP internal error: the gateway failed, not the request",
+    ),
     ("SE002", "the target service did not answer SHEP in time"),
     ("SE003", "the target service is unavailable behind SHEP"),
-    ("TIMEOUT", "SHEP reports a timeout towards the target service"),
-    ("SERVICE_UNAVAILABLE", "SHEP reports the target service as down"),
+    (
+        "TIMEOUT",
+        "SHEP reports a timeout towards the target service",
+    ),
+    (
+        "SERVICE_UNAVAILABLE",
+        "SHEP reports the target service as down",
+    ),
 ];
 
 /// Whether SHEP's `code` is one of [`TRANSIENT_SHEP_CODES`].
@@ -213,6 +222,7 @@ pub fn short_message(text: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 mod tests {
     use super::*;
 

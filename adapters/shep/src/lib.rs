@@ -24,14 +24,15 @@ mod xml;
 pub use c14n::EXC_C14N;
 pub use client::{ShepAnswer, ShepClient, read_http_answer};
 pub use config::{SUCCESS_STATUS_CODE, ShepConfig};
-pub use error::{ErrorInfo, ShepError, TRANSIENT_SHEP_CODES, is_transient_shep_code, short_message};
+pub use error::{
+    ErrorInfo, ShepError, TRANSIENT_SHEP_CODES, is_transient_shep_code, short_message,
+};
 pub use signature::{
     DIGEST_SHA256, DSIG_NS, EcdsaP256Signer, RingVerifier, SIGNATURE_ECDSA_SHA256,
     SIGNATURE_RSA_SHA256, SignatureVerifier, Signer, VerifiedEnvelope, WSSE_NS, sign_envelope,
     verify_envelope,
 };
 pub use wire::{
-    Property, SOAP_CONTENT_TYPE, SOAP_ENVELOPE_NS, SYNC_INTERFACES_NS, SYNC_TYPES_NS,
-    ShepRequest, ShepResponse, ShepStatus, UnsignedEnvelope, WSU_NS, build_envelope,
-    parse_response,
+    Property, SOAP_CONTENT_TYPE, SOAP_ENVELOPE_NS, SYNC_INTERFACES_NS, SYNC_TYPES_NS, ShepRequest,
+    ShepResponse, ShepStatus, UnsignedEnvelope, WSU_NS, build_envelope, parse_response,
 };

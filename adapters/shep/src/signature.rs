@@ -78,7 +78,10 @@ pub trait SignatureVerifier: Send + Sync {
 
 /// Signs `envelope`: canonicalizes its Body, digests it, builds and signs `SignedInfo`, and
 /// returns the envelope with the `wsse:Security` header in place.
-pub fn sign_envelope(envelope: &UnsignedEnvelope, signer: &dyn Signer) -> Result<String, ShepError> {
+pub fn sign_envelope(
+    envelope: &UnsignedEnvelope,
+    signer: &dyn Signer,
+) -> Result<String, ShepError> {
     let unsigned = envelope.to_xml();
     let root = xml::parse(unsigned.as_bytes())
         .map_err(|e| ShepError::Signing(format!("the envelope does not parse: {e}")))?;
@@ -397,8 +400,11 @@ impl webpki::ExtendedKeyUsageValidator for AnyExtendedKeyUsage {
 
 impl SignatureVerifier for RingVerifier {
     fn digest(&self, uri: &str, data: &[u8]) -> Option<Vec<u8>> {
-        (uri == DIGEST_SHA256)
-            .then(|| ring::digest::digest(&ring::digest::SHA256, data).as_ref().to_vec())
+        (uri == DIGEST_SHA256).then(|| {
+            ring::digest::digest(&ring::digest::SHA256, data)
+                .as_ref()
+                .to_vec()
+        })
     }
 
     fn verify(

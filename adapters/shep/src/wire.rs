@@ -87,8 +87,8 @@ impl ShepRequest {
 
     /// The same, with the payload given as bytes; they must be UTF-8.
     pub fn from_bytes(service_id: impl Into<String>, data: &[u8]) -> Result<Self, ShepError> {
-        let data = std::str::from_utf8(data)
-            .map_err(|_| ShepError::InvalidPayload("not UTF-8".into()))?;
+        let data =
+            std::str::from_utf8(data).map_err(|_| ShepError::InvalidPayload("not UTF-8".into()))?;
         Ok(Self::new(service_id, data))
     }
 }
@@ -191,7 +191,11 @@ pub fn build_envelope(
     x.push_str(SYNC_TYPES_NS);
     // The message's children are unqualified, as the channel's schema and its clients have them.
     x.push_str(r#""><request><requestInfo>"#);
-    element(&mut x, "messageId", &request.message_id.hyphenated().to_string());
+    element(
+        &mut x,
+        "messageId",
+        &request.message_id.hyphenated().to_string(),
+    );
     optional(&mut x, "correlationId", request.correlation_id.as_deref());
     element(&mut x, "serviceId", request.service_id.trim());
     element(&mut x, "messageDate", &message_date);

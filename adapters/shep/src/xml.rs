@@ -173,7 +173,8 @@ fn parse_content(input: &[u8], document: bool) -> Result<Vec<Node>, XmlError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(err("elements nested too deep", at));
                 }
-                if document && stack.is_empty() && top.iter().any(|n| matches!(n, Node::Element(_))) {
+                if document && stack.is_empty() && top.iter().any(|n| matches!(n, Node::Element(_)))
+                {
                     return Err(err("more than one root element", at));
                 }
                 let scope_len = scope.len();
@@ -183,7 +184,8 @@ fn parse_content(input: &[u8], document: bool) -> Result<Vec<Node>, XmlError> {
                 stack.push(Open { element, scope_len });
             }
             Event::Empty(start) => {
-                if document && stack.is_empty() && top.iter().any(|n| matches!(n, Node::Element(_))) {
+                if document && stack.is_empty() && top.iter().any(|n| matches!(n, Node::Element(_)))
+                {
                     return Err(err("more than one root element", at));
                 }
                 let scope_len = scope.len();
@@ -341,7 +343,9 @@ fn open(
                 .ok_or_else(|| err("undeclared namespace prefix", at))?
                 .to_owned(),
         ),
-        None => lookup(scope, "").filter(|u| !u.is_empty()).map(str::to_owned),
+        None => lookup(scope, "")
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned),
     };
     let mut attrs: Vec<Attr> = Vec::with_capacity(raw_attrs.len());
     for (key, value) in raw_attrs {
@@ -408,6 +412,7 @@ fn attribute_value(raw: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 mod tests {
     use super::*;
 

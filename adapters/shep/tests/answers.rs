@@ -1,6 +1,9 @@
 //! SHEP's answers as read: a success with its raw data, a non-success status, a fault with
 //! nested causes, a plain SOAP fault, and HTTP statuses. Messages reach errors masked.
 
+// Tests: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use kuzet_shep::{ShepError, parse_response, read_http_answer};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -24,7 +27,10 @@ fn a_success_answer_hands_back_ids_status_and_the_raw_data() {
         Some("2026-03-02T15:15:31.004+06:00")
     );
     assert_eq!(answer.status.code, "SCSS001");
-    assert_eq!(answer.status.message, "Message has been processed successfully");
+    assert_eq!(
+        answer.status.message,
+        "Message has been processed successfully"
+    );
     assert_eq!(
         answer.data.as_deref(),
         Some(concat!(
@@ -57,10 +63,7 @@ fn a_shep_fault_keeps_two_levels_of_sub_errors() {
     assert_eq!(info.message, "Routing failed");
     assert!(info.has_error_data);
     assert_eq!(info.session_id.as_deref(), Some("session-1"));
-    assert_eq!(
-        info.date.as_deref(),
-        Some("2026-03-02T15:15:31.004+06:00")
-    );
+    assert_eq!(info.date.as_deref(), Some("2026-03-02T15:15:31.004+06:00"));
     let innermost = info.chain().last().unwrap();
     assert_eq!(
         innermost.message,

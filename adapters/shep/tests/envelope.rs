@@ -1,5 +1,8 @@
 //! The `SendMessage` envelope as built: the golden file, and what the builder refuses.
 
+// Tests: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{FixedSigner, PASSWORD, config, fixed_request};
@@ -38,7 +41,9 @@ fn request_info_is_in_schema_order_with_the_astana_offset() {
     ];
     let mut at = 0;
     for piece in order {
-        let found = xml[at..].find(piece).unwrap_or_else(|| panic!("{piece} out of order"));
+        let found = xml[at..]
+            .find(piece)
+            .unwrap_or_else(|| panic!("{piece} out of order"));
         at += found + piece.len();
     }
 }

@@ -1,12 +1,14 @@
 //! The WS-Security signature: what is signed verifies, and nothing altered, unsigned or signed
 //! by someone else does.
 
+// Tests: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{IIN, TestPki, config, fixed_request};
 use kuzet_shep::{
-    RingVerifier, SIGNATURE_ECDSA_SHA256, ShepError, build_envelope, sign_envelope,
-    verify_envelope,
+    RingVerifier, SIGNATURE_ECDSA_SHA256, ShepError, build_envelope, sign_envelope, verify_envelope,
 };
 
 fn signed_with(pki: &TestPki) -> String {
@@ -54,7 +56,10 @@ fn a_changed_iin_is_a_digest_mismatch() {
     let tampered = signed_with(&pki).replace(IIN, "870525301013");
     let err = verify_envelope(tampered.as_bytes(), &RingVerifier, None).unwrap_err();
     assert!(
-        matches!(err, ShepError::SignatureInvalid("the Body does not match its digest")),
+        matches!(
+            err,
+            ShepError::SignatureInvalid("the Body does not match its digest")
+        ),
         "{err}"
     );
     assert_eq!(err.code(), "signature_invalid");
@@ -65,10 +70,7 @@ fn a_changed_iin_is_a_digest_mismatch() {
 fn a_changed_signed_info_is_a_signature_mismatch() {
     let pki = TestPki::generate("a");
     let signed = signed_with(&pki);
-    let tampered = signed.replace(
-        "</ds:Transforms>",
-        "</ds:Transforms><!-- c -->",
-    );
+    let tampered = signed.replace("</ds:Transforms>", "</ds:Transforms><!-- c -->");
     // A comment is not part of the canonical form: still valid.
     verify_envelope(tampered.as_bytes(), &RingVerifier, None).unwrap();
     let tampered = signed.replace("Reference URI=", "Reference Type=\"x\" URI=");
@@ -108,7 +110,10 @@ fn a_swapped_certificate_is_refused() {
     assert_ne!(swapped, signed);
     let err = verify_envelope(swapped.as_bytes(), &RingVerifier, None).unwrap_err();
     assert!(
-        matches!(err, ShepError::SignatureInvalid("the signature value does not match")),
+        matches!(
+            err,
+            ShepError::SignatureInvalid("the signature value does not match")
+        ),
         "{err}"
     );
 }
@@ -132,7 +137,10 @@ fn a_reference_to_anything_but_the_body_is_refused() {
     let moved = signed.replace(&format!("wsu:Id=\"{id}\""), "wsu:Id=\"other\"");
     let err = verify_envelope(moved.as_bytes(), &RingVerifier, None).unwrap_err();
     assert!(
-        matches!(err, ShepError::SignatureInvalid("the reference is not to the Body")),
+        matches!(
+            err,
+            ShepError::SignatureInvalid("the reference is not to the Body")
+        ),
         "{err}"
     );
     // A second element carrying the signed id (signature wrapping).
@@ -142,7 +150,10 @@ fn a_reference_to_anything_but_the_body_is_refused() {
     );
     let err = verify_envelope(wrapped.as_bytes(), &RingVerifier, None).unwrap_err();
     assert!(
-        matches!(err, ShepError::SignatureInvalid("the referenced id is not unique")),
+        matches!(
+            err,
+            ShepError::SignatureInvalid("the referenced id is not unique")
+        ),
         "{err}"
     );
 }

@@ -2,7 +2,7 @@
 //! deterministic signer for golden files, and a request with fixed ids and date. Synthetic
 //! values only (IIN 870525301012 is a valid synthetic IIN).
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use kuzet_shep::{
     DIGEST_SHA256, EcdsaP256Signer, Property, RingVerifier, ShepConfig, ShepError, ShepRequest,
@@ -30,7 +30,10 @@ impl TestPki {
         ca_params
             .distinguished_name
             .push(DnType::CommonName, format!("{name} test CA"));
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca = ca_params.self_signed(&ca_key).unwrap();
 
         let key = KeyPair::generate().unwrap();
