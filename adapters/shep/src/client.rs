@@ -17,8 +17,9 @@ use crate::error::ShepError;
 use crate::signature::{Signer, sign_envelope};
 use crate::wire::{self, SOAP_CONTENT_TYPE, ShepRequest, ShepResponse, ShepStatus, build_envelope};
 
-/// A successful SHEP answer, with what the transfer log keeps of the exchange.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A successful SHEP answer, with what the transfer log keeps of the exchange. `Debug` shows
+/// the size of `data`, never its content.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ShepAnswer {
     /// The `messageId` we sent.
     pub message_id: Uuid,
@@ -38,6 +39,22 @@ pub struct ShepAnswer {
     pub data: Option<String>,
     /// Size of the HTTP body received, in bytes.
     pub bytes_received: usize,
+}
+
+impl std::fmt::Debug for ShepAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShepAnswer")
+            .field("message_id", &self.message_id)
+            .field("response_message_id", &self.response_message_id)
+            .field("correlation_id", &self.correlation_id)
+            .field("session_id", &self.session_id)
+            .field("service_id", &self.service_id)
+            .field("status", &self.status)
+            .field("response_date", &self.response_date)
+            .field("data_bytes", &self.data.as_ref().map(String::len))
+            .field("bytes_received", &self.bytes_received)
+            .finish()
+    }
 }
 
 /// The SHEP synchronous-channel client.

@@ -246,8 +246,9 @@ pub struct ShepStatus {
     pub message: String,
 }
 
-/// A `SendMessageResponse`, read but not judged: the status may be a failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `SendMessageResponse`, read but not judged: the status may be a failure. `Debug` shows the
+/// size of `data`, never its content.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ShepResponse {
     /// `responseInfo/messageId`.
     pub message_id: Option<String>,
@@ -262,6 +263,19 @@ pub struct ShepResponse {
     /// The content of `responseData/data`, verbatim (prefixes it uses may be declared on its
     /// ancestors); `None` when the answer has no data.
     pub data: Option<String>,
+}
+
+impl std::fmt::Debug for ShepResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShepResponse")
+            .field("message_id", &self.message_id)
+            .field("correlation_id", &self.correlation_id)
+            .field("response_date", &self.response_date)
+            .field("session_id", &self.session_id)
+            .field("status", &self.status)
+            .field("data_bytes", &self.data.as_ref().map(String::len))
+            .finish()
+    }
 }
 
 /// Reads a synchronous-channel answer: a `SendMessageResponse`, or a SOAP fault (SHEP's

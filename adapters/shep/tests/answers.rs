@@ -41,6 +41,14 @@ fn a_success_answer_hands_back_ids_status_and_the_raw_data() {
 }
 
 #[test]
+fn debug_of_an_answer_never_shows_its_data() {
+    let answer = parse_response(&fixture("response-success.xml")).unwrap();
+    let shown = format!("{answer:?}");
+    assert!(!shown.contains("870525301012"), "{shown}");
+    assert!(shown.contains("data_bytes"));
+}
+
+#[test]
 fn a_non_success_status_is_read_with_its_message_masked() {
     let answer = parse_response(&fixture("response-status-error.xml")).unwrap();
     assert_eq!(answer.status.code, "SE002");
