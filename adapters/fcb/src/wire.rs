@@ -205,44 +205,7 @@ fn soap_fault(doc: &Doc<'_>, fault: NodeId) -> FcbError {
     }
 }
 
-/// Keeps a message from the other side short and free of identifier-like numbers: it goes
-/// into errors and logs, and a bureau could echo an IIN or a document number back.
-pub(crate) fn short_message(text: &str) -> String {
-    const MAX_CHARS: usize = 200;
-    let mut out = String::with_capacity(text.len().min(MAX_CHARS * 2));
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() >= 6 {
-            out.push_str(&kuzet_ident::mask(digits));
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    let mut last_space = true;
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        flush(&mut digits, &mut out);
-        if c.is_whitespace() {
-            if !last_space {
-                out.push(' ');
-            }
-            last_space = true;
-        } else {
-            out.push(c);
-            last_space = false;
-        }
-    }
-    flush(&mut digits, &mut out);
-    let trimmed = out.trim_end();
-    match trimmed.char_indices().nth(MAX_CHARS) {
-        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
-        None => trimmed.to_owned(),
-    }
-}
+pub(crate) use kuzet_ident::short_message;
 
 fn malformed(what: &str) -> FcbError {
     FcbError::Malformed(what.to_owned())

@@ -174,6 +174,48 @@ pub fn mask(s: &str) -> String {
     out
 }
 
+/// Keeps a message from another party short and free of identifier-like numbers, for errors
+/// and logs (a party may echo an IIN, 12 digits, or a document number back): runs of six or
+/// more digits are masked with [`mask`], whitespace is collapsed, and the result is cut at 200
+/// characters (with `…`).
+pub fn short_message(text: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let mut out = String::with_capacity(text.len().min(MAX_CHARS * 2));
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 6 {
+            out.push_str(&mask(digits));
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    let mut last_space = true;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            last_space = false;
+            continue;
+        }
+        flush(&mut digits, &mut out);
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+    flush(&mut digits, &mut out);
+    let trimmed = out.trim_end();
+    match trimmed.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
+        None => trimmed.to_owned(),
+    }
+}
+
 impl fmt::Debug for Iin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Iin({})", self.masked())
@@ -249,6 +291,20 @@ impl fmt::Display for Bin {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn short_message_masks_numbers_and_keeps_the_spacing() {
+        assert_eq!(
+            short_message("Subject 870525301012\n\n not found, code 42"),
+            "Subject 8705******12 not found, code 42"
+        );
+        assert_eq!(short_message("  a   b  "), "a b");
+        assert_eq!(short_message("id 123456 ok"), "id ****** ok");
+        let long = short_message(&"x".repeat(500));
+        assert_eq!(long.chars().count(), 201);
+        assert!(long.ends_with('…'));
+    }
+
     use super::*;
     use proptest::prelude::*;
     use time::macros::date;

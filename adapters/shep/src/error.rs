@@ -179,47 +179,8 @@ fn is_server_fault(code: &str) -> bool {
     head.eq_ignore_ascii_case("Server") || head.eq_ignore_ascii_case("Receiver")
 }
 
-/// Keeps a message from the other side short and free of identifier-like numbers: it goes into
-/// errors and logs, and SHEP or the service behind it may echo an IIN (12 digits) or a document
-/// number back. Runs of six or more digits are masked, whitespace is collapsed, and the result
-/// is cut at 200 characters.
-pub fn short_message(text: &str) -> String {
-    const MAX_CHARS: usize = 200;
-    let mut out = String::with_capacity(text.len().min(MAX_CHARS * 2));
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() >= 6 {
-            out.push_str(&kuzet_ident::mask(digits));
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    let mut last_space = true;
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            last_space = false;
-            continue;
-        }
-        flush(&mut digits, &mut out);
-        if c.is_whitespace() {
-            if !last_space {
-                out.push(' ');
-            }
-            last_space = true;
-        } else {
-            out.push(c);
-            last_space = false;
-        }
-    }
-    flush(&mut digits, &mut out);
-    let trimmed = out.trim_end();
-    match trimmed.char_indices().nth(MAX_CHARS) {
-        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
-        None => trimmed.to_owned(),
-    }
-}
+/// Shortens and masks text from the other side (see [`kuzet_ident::short_message`]).
+pub use kuzet_ident::short_message;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
