@@ -29,8 +29,8 @@ pub use error::{
 };
 pub use signature::{
     DIGEST_SHA256, DSIG_NS, EcdsaP256Signer, RingVerifier, SIGNATURE_ECDSA_SHA256,
-    SIGNATURE_RSA_SHA256, SignatureVerifier, Signer, VerifiedEnvelope, WSSE_NS, sign_envelope,
-    verify_envelope,
+    SIGNATURE_RSA_SHA256, SignatureVerifier, Signer, SignerFiles, VerifiedEnvelope, WSSE_NS,
+    sign_envelope, verify_envelope,
 };
 pub use wire::{
     Property, SOAP_CONTENT_TYPE, SOAP_ENVELOPE_NS, SYNC_INTERFACES_NS, SYNC_TYPES_NS, ShepRequest,

@@ -312,6 +312,42 @@ impl EcdsaP256Signer {
     }
 }
 
+/// Where a development signer's key and certificate live (PEM files). The key file must be
+/// readable only by the gateway's user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerFiles {
+    /// PEM file with the PKCS#8 P-256 private key.
+    pub key_pem: std::path::PathBuf,
+    /// PEM file with the key's certificate (the first certificate in the file is used).
+    pub certificate_pem: std::path::PathBuf,
+}
+
+impl EcdsaP256Signer {
+    /// A signer from PEM files: a PKCS#8 P-256 key and its certificate.
+    pub fn from_pem_files(files: &SignerFiles) -> Result<Self, ShepError> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+        let read = |path: &std::path::Path| {
+            std::fs::read(path)
+                .map_err(|e| ShepError::Config(format!("cannot read {}: {e}", path.display())))
+        };
+        let key = PrivatePkcs8KeyDer::from_pem_slice(&read(&files.key_pem)?).map_err(|e| {
+            ShepError::Config(format!(
+                "{}: no PKCS#8 private key ({e})",
+                files.key_pem.display()
+            ))
+        })?;
+        let cert = CertificateDer::from_pem_slice(&read(&files.certificate_pem)?).map_err(|e| {
+            ShepError::Config(format!(
+                "{}: no certificate ({e})",
+                files.certificate_pem.display()
+            ))
+        })?;
+        Self::from_pkcs8(key.secret_pkcs8_der(), cert.as_ref().to_vec())
+    }
+}
+
 impl std::fmt::Debug for EcdsaP256Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EcdsaP256Signer").finish_non_exhaustive()

@@ -157,3 +157,56 @@ fn a_reference_to_anything_but_the_body_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_signer_loads_from_pem_files_and_says_which_file_is_wrong() {
+    use kuzet_shep::{EcdsaP256Signer, SignerFiles};
+    use rustls_pki_types::pem::PemObject;
+    let pki = TestPki::generate("files");
+    let dir = tempfile::tempdir().unwrap();
+    let pem = |label: &str, der: &[u8]| {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    };
+    let files = SignerFiles {
+        key_pem: dir.path().join("key.pem"),
+        certificate_pem: dir.path().join("cert.pem"),
+    };
+    std::fs::write(&files.key_pem, pem("PRIVATE KEY", &pki.signer_pkcs8)).unwrap();
+    std::fs::write(
+        &files.certificate_pem,
+        pem("CERTIFICATE", &pki.signer_cert_der),
+    )
+    .unwrap();
+    // The PEM written is what rustls-pki-types reads back.
+    let back = rustls_pki_types::CertificateDer::from_pem_file(&files.certificate_pem).unwrap();
+    assert_eq!(back.as_ref(), &pki.signer_cert_der[..]);
+
+    let signer = EcdsaP256Signer::from_pem_files(&files).unwrap();
+    let envelope = build_envelope(&config("http://shep.test/"), &fixed_request()).unwrap();
+    let signed = sign_envelope(&envelope, &signer).unwrap();
+    verify_envelope(signed.as_bytes(), &RingVerifier, Some(&pki.ca_der)).unwrap();
+
+    // A certificate where the key should be: the error names the key file.
+    let swapped = SignerFiles {
+        key_pem: files.certificate_pem.clone(),
+        certificate_pem: files.certificate_pem.clone(),
+    };
+    let err = EcdsaP256Signer::from_pem_files(&swapped).unwrap_err();
+    assert!(err.to_string().contains("cert.pem"), "{err}");
+    let missing = SignerFiles {
+        key_pem: dir.path().join("nope.pem"),
+        certificate_pem: files.certificate_pem.clone(),
+    };
+    let err = EcdsaP256Signer::from_pem_files(&missing).unwrap_err();
+    assert!(err.to_string().contains("nope.pem"), "{err}");
+}
