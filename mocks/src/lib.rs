@@ -27,6 +27,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod control;
 pub mod fcb;
 
 use std::io;
@@ -90,6 +91,8 @@ struct KnobState {
     fault: Option<Fault>,
     /// `Some(n)`: only the next `n` calls get `fault`; `None`: every call does.
     remaining: Option<u32>,
+    /// Extra latency for the next `.1` calls only (the control endpoint's `latency` fault).
+    delay_next: Option<(Duration, u32)>,
 }
 
 #[derive(Debug, Default)]
@@ -158,10 +161,25 @@ impl Knobs {
         self.inner.calls.load(Ordering::Relaxed)
     }
 
+    /// The next `n` calls wait `latency` (on top of the standing latency), then calls are as
+    /// before.
+    pub fn delay_next(&self, n: u32, latency: Duration) {
+        self.state().delay_next = Some((latency, n));
+    }
+
     /// Counts one call and decides its latency and fault. Called once per request.
     pub fn begin_call(&self) -> CallPlan {
         self.inner.calls.fetch_add(1, Ordering::Relaxed);
         let mut s = self.state();
+        let mut extra = Duration::ZERO;
+        if let Some((latency, n)) = s.delay_next {
+            if n > 0 {
+                extra = latency;
+                s.delay_next = Some((latency, n - 1));
+            } else {
+                s.delay_next = None;
+            }
+        }
         let fault = match (s.fault, s.remaining) {
             (Some(f), None) => Some(f),
             (Some(f), Some(n)) if n > 0 => {
@@ -171,7 +189,7 @@ impl Knobs {
             _ => None,
         };
         CallPlan {
-            latency: s.latency,
+            latency: s.latency + extra,
             fault,
         }
     }
