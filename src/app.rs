@@ -104,16 +104,20 @@ impl App {
                 MockReportSize::Full => kuzet_mocks::fcb::ReportSize::Full,
                 MockReportSize::TwoContracts => kuzet_mocks::fcb::ReportSize::TwoContracts,
             };
-            let running = kuzet_mocks::fcb::spawn(kuzet_mocks::fcb::FcbMockOptions {
-                expected_user: config.fcb.user_name.clone(),
-                expected_password: config.fcb.password.clone(),
-                report_size,
-                latency: Duration::from_millis(config.mocks.fcb_latency_ms),
-                ..Default::default()
+            let server = kuzet_mocks::server::spawn(kuzet_mocks::server::MockServerOptions {
+                listen: config.mocks.listen,
+                fcb: kuzet_mocks::fcb::FcbMockOptions {
+                    expected_user: config.fcb.user_name.clone(),
+                    expected_password: config.fcb.password.clone(),
+                    report_size,
+                    latency: Duration::from_millis(config.mocks.fcb_latency_ms),
+                    ..Default::default()
+                },
             })
             .await
             .map_err(|e| StartError::Mocks(e.to_string()))?;
-            config.fcb.report_url = running.url("/FCBServices/Service");
+            config.fcb.report_url = server.fcb_url();
+            let running = server.running;
             Some(running)
         } else {
             None

@@ -34,9 +34,13 @@ pub struct Config {
 }
 
 /// The in-process mock parties (`--mock-upstreams` only; ignored otherwise).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MocksConfig {
+    /// Where the in-process mock parties listen; `127.0.0.1:0` picks a free port.
+    /// `kuzet serve --mock-listen ADDR` overrides it.
+    #[serde(default = "default_mock_listen")]
+    pub listen: SocketAddr,
     /// The size of the mock bureau's reports: `full` (about 300 KB, a dozen contracts, like
     /// the sample report) or `two_contracts` (about 60 KB).
     #[serde(default)]
@@ -44,6 +48,20 @@ pub struct MocksConfig {
     /// Extra time the mock bureau waits before each answer, in milliseconds.
     #[serde(default)]
     pub fcb_latency_ms: u64,
+}
+
+fn default_mock_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+impl Default for MocksConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_mock_listen(),
+            fcb_report_size: MockReportSize::default(),
+            fcb_latency_ms: 0,
+        }
+    }
 }
 
 /// The size of the mock bureau's reports.
@@ -209,6 +227,7 @@ mod tests {
         assert_eq!(example.fcb.report_url, defaults.fcb.report_url);
         assert_eq!(example.fcb.http, defaults.fcb.http);
         assert_eq!(example.fcb.resilience, defaults.fcb.resilience);
+        assert_eq!(example.mocks.listen, defaults.mocks.listen);
     }
 
     #[test]

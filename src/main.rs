@@ -47,6 +47,10 @@ enum Command {
         /// Start the mock parties in-process on loopback and use them: the newcomer's way in.
         #[arg(long)]
         mock_upstreams: bool,
+        /// Where the in-process mock parties listen (overrides mocks.listen; with
+        /// --mock-upstreams).
+        #[arg(long, requires = "mock_upstreams")]
+        mock_listen: Option<SocketAddr>,
     },
     /// Manage API clients and their roles.
     Clients {
@@ -68,9 +72,10 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Run the mock parties as a standalone server.
+    /// Run the mock parties as a standalone server (with the control endpoint
+    /// /__mock/faults and the journal /__mock/journal).
     Mocks {
-        /// The address of the mock bureau.
+        /// The address of the mock server (every party at its real path).
         #[arg(long, default_value = "127.0.0.1:9101")]
         listen: SocketAddr,
     },
@@ -147,11 +152,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve {
             listen,
             mock_upstreams,
+            mock_listen,
         } => {
             init_tracing();
             let mut config = load_config(cli.config.as_ref())?;
             if let Some(listen) = listen {
                 config.server.listen = listen;
+            }
+            if let Some(listen) = mock_listen {
+                config.mocks.listen = listen;
             }
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             runtime.block_on(serve(cli.data, config, mock_upstreams))?;
@@ -200,15 +209,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_tracing();
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             runtime.block_on(async {
-                let running = kuzet_mocks::fcb::spawn(kuzet_mocks::fcb::FcbMockOptions {
+                let server = kuzet_mocks::server::spawn(kuzet_mocks::server::MockServerOptions {
                     listen,
                     ..Default::default()
                 })
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
+                println!("mock First Credit Bureau: {}", server.fcb_url());
                 println!(
-                    "mock First Credit Bureau: {}",
-                    running.url("/FCBServices/Service")
+                    "control: POST/DELETE {} , journal: GET {}",
+                    server.running.url("/__mock/faults"),
+                    server.running.url("/__mock/journal")
                 );
                 println!(
                     "demo subject IIN: {}",
@@ -302,7 +313,12 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
         tracing::info!("No ./contracts folder here: using the contracts embedded in the binary.");
     }
     if let Some(mock) = &app.mock_fcb {
-        tracing::info!(url = %mock.url("/FCBServices/Service"), "Mock First Credit Bureau running in-process.");
+        tracing::info!(
+            url = %mock.url("/FCBServices/Service"),
+            control = %mock.url("/__mock/faults"),
+            journal = %mock.url("/__mock/journal"),
+            "Mock parties running in-process."
+        );
     }
     println!("kuzet listening on http://{addr}");
     let demo = app.create_demo_clients()?;

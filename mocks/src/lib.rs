@@ -29,6 +29,7 @@
 
 pub mod control;
 pub mod fcb;
+pub mod server;
 
 use std::io;
 use std::net::SocketAddr;

@@ -1,0 +1,70 @@
+//! One mock server for all the parties, at the same paths as the real services (so pointing
+//! kuzet at the mocks changes only scheme, host and port in each party's URL), plus the
+//! control endpoint and the call journal of [`crate::control`]. `kuzet mocks` and
+//! `kuzet serve --mock-upstreams` both run this.
+
+use std::io;
+use std::net::SocketAddr;
+
+use crate::control::Control;
+use crate::fcb::{self, FcbMockOptions};
+use crate::{Knobs, Running};
+
+/// What the combined server runs.
+#[derive(Debug, Clone)]
+pub struct MockServerOptions {
+    /// Where to listen; `127.0.0.1:0` picks a free port.
+    pub listen: SocketAddr,
+    /// The bureau's options (its `listen` is ignored: the server's is used).
+    pub fcb: FcbMockOptions,
+}
+
+impl Default for MockServerOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            fcb: FcbMockOptions::default(),
+        }
+    }
+}
+
+/// The running combined server. [`Running::calls`] and the fault setters of `running` act on
+/// the bureau; each party's own knobs are here too.
+#[derive(Debug)]
+pub struct MockServer {
+    pub running: Running,
+    /// The bureau's knobs.
+    pub fcb: Knobs,
+    /// The control endpoint's parties and the journal.
+    pub control: Control,
+}
+
+impl MockServer {
+    /// The bureau's report service URL on this server.
+    pub fn fcb_url(&self) -> String {
+        self.running.url(fcb::SERVICE_PATH)
+    }
+}
+
+/// Starts the combined server.
+pub async fn spawn(options: MockServerOptions) -> io::Result<MockServer> {
+    let fcb_knobs = Knobs::new(
+        options.fcb.latency,
+        options.fcb.fail_first,
+        options.fcb.fault,
+    );
+    let control = Control::default().with_party("fcb", fcb_knobs.clone());
+    let fcb_router = control.journaled(
+        "fcb",
+        fcb::router_with_knobs(options.fcb, fcb_knobs.clone()),
+    );
+    // The bureau's router answers every path it is given (its SOAP endpoint is the only one),
+    // so it is the fallback behind the named routes.
+    let router = control.router().fallback_service(fcb_router);
+    let running = Running::serve(options.listen, router, fcb_knobs.clone()).await?;
+    Ok(MockServer {
+        running,
+        fcb: fcb_knobs,
+        control,
+    })
+}
