@@ -113,6 +113,7 @@ impl App {
                     latency: Duration::from_millis(config.mocks.fcb_latency_ms),
                     ..Default::default()
                 },
+                tls: None,
             })
             .await
             .map_err(|e| StartError::Mocks(e.to_string()))?;

@@ -78,6 +78,16 @@ enum Command {
         /// The address of the mock server (every party at its real path).
         #[arg(long, default_value = "127.0.0.1:9101")]
         listen: SocketAddr,
+        /// Serve HTTPS with a fresh test CA; its certificate and a client certificate are
+        /// written to --tls-dir for the gateway's trust_store_pem / client_cert_pem.
+        #[arg(long)]
+        tls: bool,
+        /// With --tls: require a client certificate issued by the test CA (mutual TLS).
+        #[arg(long, requires = "tls")]
+        mutual_tls: bool,
+        /// Where --tls writes mock-ca.pem, mock-client.pem and mock-client.key.
+        #[arg(long, default_value = "kuzet-mock-tls", requires = "tls")]
+        tls_dir: PathBuf,
     },
 }
 
@@ -205,17 +215,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Mocks { listen } => {
+        Command::Mocks {
+            listen,
+            tls,
+            mutual_tls,
+            tls_dir,
+        } => {
             init_tracing();
+            let tls = if tls {
+                let pki = kuzet_mocks::tls::TestPki::generate()?;
+                let files = pki.write(&tls_dir).with_context(|| {
+                    format!("cannot write the test PKI to {}", tls_dir.display())
+                })?;
+                let auth = if mutual_tls {
+                    kuzet_mocks::tls::ClientAuth::Required
+                } else {
+                    kuzet_mocks::tls::ClientAuth::None
+                };
+                Some((pki, auth, files))
+            } else {
+                None
+            };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             runtime.block_on(async {
                 let server = kuzet_mocks::server::spawn(kuzet_mocks::server::MockServerOptions {
                     listen,
+                    tls: tls.as_ref().map(|(pki, auth, _)| (pki.clone(), *auth)),
                     ..Default::default()
                 })
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
                 println!("mock First Credit Bureau: {}", server.fcb_url());
+                if let Some((_, auth, files)) = &tls {
+                    println!(
+                        "test CA (the gateway's [fcb.http] trust_store_pem): {}",
+                        files.ca_pem.display()
+                    );
+                    if *auth == kuzet_mocks::tls::ClientAuth::Required {
+                        println!(
+                            "client certificate (client_cert_pem, client_key_pem): {} {}",
+                            files.client_cert_pem.display(),
+                            files.client_key_pem.display()
+                        );
+                    }
+                }
                 println!(
                     "control: POST/DELETE {} , journal: GET {}",
                     server.running.url("/__mock/faults"),

@@ -30,6 +30,7 @@
 pub mod control;
 pub mod fcb;
 pub mod server;
+pub mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -202,6 +203,8 @@ impl Knobs {
 pub struct Running {
     /// The address the server listens on (port chosen by the OS when asked for port 0).
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     knobs: Knobs,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
@@ -212,6 +215,29 @@ impl Running {
     /// uses, so that [`Running::calls`] and the setters reach it.
     pub async fn serve(listen: SocketAddr, router: axum::Router, knobs: Knobs) -> io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
+        Self::serve_on(listener, "http", router, knobs)
+    }
+
+    /// Like [`Running::serve`], over TLS with `config` (see [`tls::TestPki::server_config`]).
+    pub async fn serve_tls(
+        listen: SocketAddr,
+        config: Arc<rustls::ServerConfig>,
+        router: axum::Router,
+        knobs: Knobs,
+    ) -> io::Result<Self> {
+        let listener = tls::TlsListener::bind(listen, config).await?;
+        Self::serve_on(listener, "https", router, knobs)
+    }
+
+    fn serve_on<L>(
+        listener: L,
+        scheme: &'static str,
+        router: axum::Router,
+        knobs: Knobs,
+    ) -> io::Result<Self>
+    where
+        L: axum::serve::Listener<Addr = SocketAddr>,
+    {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -224,16 +250,22 @@ impl Running {
         });
         Ok(Self {
             addr,
+            scheme,
             knobs,
             stop: Some(stop),
             task: Some(task),
         })
     }
 
-    /// `http://127.0.0.1:PORT` followed by `path` (a leading `/` is added when missing).
+    /// `http://127.0.0.1:PORT` (or `https://localhost:PORT` over TLS, the name the test
+    /// certificate carries) followed by `path` (a leading `/` is added when missing).
     pub fn url(&self, path: &str) -> String {
         let slash = if path.starts_with('/') { "" } else { "/" };
-        format!("http://{}{slash}{path}", self.addr)
+        if self.scheme == "https" {
+            format!("https://localhost:{}{slash}{path}", self.addr.port())
+        } else {
+            format!("http://{}{slash}{path}", self.addr)
+        }
     }
 
     /// Requests received so far (for tests asserting that no upstream call happened).

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use crate::control::Control;
 use crate::fcb::{self, FcbMockOptions};
+use crate::tls::{ClientAuth, TestPki};
 use crate::{Knobs, Running};
 
 /// What the combined server runs.
@@ -17,6 +18,8 @@ pub struct MockServerOptions {
     pub listen: SocketAddr,
     /// The bureau's options (its `listen` is ignored: the server's is used).
     pub fcb: FcbMockOptions,
+    /// Serve over TLS with this test PKI (and, with [`ClientAuth::Required`], mutual TLS).
+    pub tls: Option<(TestPki, ClientAuth)>,
 }
 
 impl Default for MockServerOptions {
@@ -24,6 +27,7 @@ impl Default for MockServerOptions {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             fcb: FcbMockOptions::default(),
+            tls: None,
         }
     }
 }
@@ -61,7 +65,13 @@ pub async fn spawn(options: MockServerOptions) -> io::Result<MockServer> {
     // The bureau's router answers every path it is given (its SOAP endpoint is the only one),
     // so it is the fallback behind the named routes.
     let router = control.router().fallback_service(fcb_router);
-    let running = Running::serve(options.listen, router, fcb_knobs.clone()).await?;
+    let running = match &options.tls {
+        None => Running::serve(options.listen, router, fcb_knobs.clone()).await?,
+        Some((pki, auth)) => {
+            let config = pki.server_config(*auth)?;
+            Running::serve_tls(options.listen, config, router, fcb_knobs.clone()).await?
+        }
+    };
     Ok(MockServer {
         running,
         fcb: fcb_knobs,
