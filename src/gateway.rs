@@ -111,6 +111,14 @@ impl Gateway {
         &self.log
     }
 
+    /// Whether `recipient/operation` is a declared write (the contract's `safe_to_retry` is
+    /// false): the API then requires an idempotency key. `false` for unknown operations.
+    pub fn is_write(&self, recipient: &str, operation: &str) -> bool {
+        self.contracts
+            .operation(recipient, operation)
+            .is_some_and(|op| !op.safe_to_retry)
+    }
+
     /// Records a consent (policy 4.1, consent information) and returns its id.
     pub fn record_consent(&self, caller: &Client, new: NewConsent) -> Result<Uuid, AppError> {
         if !CONSENT_ROLES.contains(&caller.role) {
@@ -296,59 +304,65 @@ impl Gateway {
             .call(call, ctx.consent_id.is_some(), deadline)
             .await;
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        match answer {
-            Ok(answer) => {
-                let filtered = crate::contract::filter_incoming(op, answer.record);
-                let kept = serde_json::value::to_raw_value(&filtered.kept).map_err(|e| {
-                    AppError::internal(format!("the kept record cannot be serialised: {e}"))
-                })?;
-                // The tree is large for a full report; free it before waiting on the log.
-                drop(filtered.kept);
-                let in_body = match op.body_logging {
-                    BodyLogging::Encrypted => Some(kept.get().as_bytes().to_vec()),
-                    BodyLogging::Metadata => None,
-                };
-                self.append(
-                    &ctx,
-                    Kind::In,
-                    filtered.kept_fields,
-                    filtered.dropped.clone(),
-                    in_body,
-                    answer.upstream_ids,
-                    "ok",
-                    Some(latency_ms),
-                )
-                .await?;
-                Ok(ExchangeOutcome {
-                    transfer_id: ctx.transfer_id,
-                    data: kept,
-                    dropped: filtered.dropped,
-                })
-            }
-            Err(failure) => {
-                tracing::warn!(
-                    recipient = %op.recipient,
-                    operation = %op.name,
-                    transfer_id = %ctx.transfer_id,
-                    code = failure.code,
-                    error = %failure.detail,
-                    "Upstream call failed."
-                );
-                let outcome = format!("error:{}", failure.code);
-                self.append(
-                    &ctx,
-                    Kind::In,
-                    Vec::new(),
-                    Vec::new(),
-                    None,
-                    failure.upstream_ids.clone(),
-                    &outcome,
-                    Some(latency_ms),
-                )
-                .await?;
-                Err(failure_error(&ctx, failure))
+        // From here on the party has been called: every error says so (`AppError::sent`), so
+        // that an idempotent write stores its outcome instead of letting a repeat call again.
+        let finished = async {
+            match answer {
+                Ok(answer) => {
+                    let filtered = crate::contract::filter_incoming(op, answer.record);
+                    let kept = serde_json::value::to_raw_value(&filtered.kept).map_err(|e| {
+                        AppError::internal(format!("the kept record cannot be serialised: {e}"))
+                    })?;
+                    // The tree is large for a full report; free it before waiting on the log.
+                    drop(filtered.kept);
+                    let in_body = match op.body_logging {
+                        BodyLogging::Encrypted => Some(kept.get().as_bytes().to_vec()),
+                        BodyLogging::Metadata => None,
+                    };
+                    self.append(
+                        &ctx,
+                        Kind::In,
+                        filtered.kept_fields,
+                        filtered.dropped.clone(),
+                        in_body,
+                        answer.upstream_ids,
+                        "ok",
+                        Some(latency_ms),
+                    )
+                    .await?;
+                    Ok(ExchangeOutcome {
+                        transfer_id: ctx.transfer_id,
+                        data: kept,
+                        dropped: filtered.dropped,
+                    })
+                }
+                Err(failure) => {
+                    tracing::warn!(
+                        recipient = %op.recipient,
+                        operation = %op.name,
+                        transfer_id = %ctx.transfer_id,
+                        code = failure.code,
+                        error = %failure.detail,
+                        "Upstream call failed."
+                    );
+                    let outcome = format!("error:{}", failure.code);
+                    self.append(
+                        &ctx,
+                        Kind::In,
+                        Vec::new(),
+                        Vec::new(),
+                        None,
+                        failure.upstream_ids.clone(),
+                        &outcome,
+                        Some(latency_ms),
+                    )
+                    .await?;
+                    Err(failure_error(&ctx, failure))
+                }
             }
         }
+        .await;
+        finished.map_err(AppError::sent)
     }
 
     /// Finds the consent that covers this transfer: the one the caller named, or else any

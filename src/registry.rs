@@ -124,6 +124,23 @@ pub enum Revoked {
     NotFound,
 }
 
+/// What reserving an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// The key is new and now reserved for this request: go ahead, then finish or release it.
+    Begun,
+    /// A request with this key and the same content finished earlier: its answer.
+    Replay { status: u16, body: Vec<u8> },
+    /// A request with this key is still running (or the gateway stopped while it ran; the
+    /// transfer log tells whether the party was called).
+    InProgress,
+    /// The key was used for a request with different content.
+    Mismatch,
+}
+
+/// How long a finished write's answer is kept for repeats.
+pub const IDEMPOTENCY_TTL: time::Duration = time::Duration::hours(24);
+
 /// The registry's storage.
 pub trait Registry: Send + Sync + 'static {
     /// Adds a client; the token's SHA-256 is stored, never the token.
@@ -143,6 +160,28 @@ pub trait Registry: Send + Sync + 'static {
     ) -> Result<Revoked, RegistryError>;
     /// Consents recorded for a subject, newest first.
     fn consents_for(&self, subject: &[u8; 32]) -> Result<Vec<Consent>, RegistryError>;
+    /// Reserves `key` of `client` for a request whose content has `digest`, or finds what an
+    /// earlier request with that key did. Finished answers older than [`IDEMPOTENCY_TTL`] are
+    /// forgotten; a reservation that never finished is never forgotten (its write may have
+    /// happened).
+    fn reserve_idempotency_key(
+        &self,
+        client: &str,
+        key: &str,
+        digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Reservation, RegistryError>;
+    /// Stores the answer of the request holding the reservation.
+    fn finish_idempotency_key(
+        &self,
+        client: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), RegistryError>;
+    /// Drops a reservation whose request never reached the party, so the key can be used again.
+    fn release_idempotency_key(&self, client: &str, key: &str) -> Result<(), RegistryError>;
 }
 
 /// Makes a new random bearer token: `kz_` and 43 characters of URL-safe base64 (256 bits).
@@ -190,6 +229,17 @@ CREATE TABLE IF NOT EXISTS consents (
     revoked_by      TEXT
 );
 CREATE INDEX IF NOT EXISTS consents_subject ON consents (subject);
+CREATE TABLE IF NOT EXISTS idempotency (
+    client          TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    request_digest  BLOB NOT NULL,
+    state           TEXT NOT NULL,
+    status          INTEGER,
+    body            BLOB,
+    created_at      INTEGER NOT NULL,
+    finished_at     INTEGER,
+    PRIMARY KEY (client, key)
+) WITHOUT ROWID;
 ";
 
 fn micros(t: OffsetDateTime) -> i64 {
@@ -430,6 +480,78 @@ impl Registry for SqliteRegistry {
             ))?;
             let rows = stmt.query_map([subject.as_slice()], consent_from_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn reserve_idempotency_key(
+        &self,
+        client: &str,
+        key: &str,
+        digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Reservation, RegistryError> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            tx.execute(
+                "DELETE FROM idempotency WHERE state = 'done' AND finished_at < ?1",
+                [micros(now - IDEMPOTENCY_TTL)],
+            )?;
+            let inserted = tx.execute(
+                "INSERT INTO idempotency (client, key, request_digest, state, created_at) \
+                 VALUES (?1, ?2, ?3, 'running', ?4) ON CONFLICT DO NOTHING",
+                rusqlite::params![client, key, &digest[..], micros(now)],
+            )?;
+            let found = if inserted == 1 {
+                Reservation::Begun
+            } else {
+                let (stored, state, status, body): (Vec<u8>, String, Option<i64>, Option<Vec<u8>>) =
+                    tx.query_row(
+                        "SELECT request_digest, state, status, body FROM idempotency \
+                         WHERE client = ?1 AND key = ?2",
+                        rusqlite::params![client, key],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )?;
+                if stored != digest[..] {
+                    Reservation::Mismatch
+                } else if state != "done" {
+                    Reservation::InProgress
+                } else {
+                    Reservation::Replay {
+                        status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
+                        body: body.unwrap_or_default(),
+                    }
+                }
+            };
+            tx.commit()?;
+            Ok(found)
+        })
+    }
+
+    fn finish_idempotency_key(
+        &self,
+        client: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), RegistryError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE idempotency SET state = 'done', status = ?3, body = ?4, finished_at = ?5 \
+                 WHERE client = ?1 AND key = ?2",
+                rusqlite::params![client, key, i64::from(status), body, micros(now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn release_idempotency_key(&self, client: &str, key: &str) -> Result<(), RegistryError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM idempotency WHERE client = ?1 AND key = ?2 AND state = 'running'",
+                rusqlite::params![client, key],
+            )?;
+            Ok(())
         })
     }
 }

@@ -17,6 +17,9 @@ pub struct AppError {
     pub message: String,
     /// Field paths the error is about (never their values).
     pub fields: Vec<String>,
+    /// The party was called before this error (not part of the answer): an idempotent
+    /// write keeps this outcome for repeats.
+    pub sent: bool,
 }
 
 #[derive(Serialize)]
@@ -39,7 +42,14 @@ impl AppError {
             code,
             message: message.into(),
             fields: Vec::new(),
+            sent: false,
         }
+    }
+
+    /// Marks the error as happening after the party was called.
+    pub fn sent(mut self) -> Self {
+        self.sent = true;
+        self
     }
 
     pub fn with_fields(mut self, fields: Vec<String>) -> Self {
@@ -112,6 +122,21 @@ impl AppError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl AppError {
+    /// The JSON answer body (what [`IntoResponse`] sends).
+    pub fn body_json(&self) -> Vec<u8> {
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+                fields: &self.fields,
+            },
+        };
+        // Strings and a list of strings always serialise.
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 }
 
