@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fcb;
+pub mod shep;
 
 use std::io;
 use std::net::SocketAddr;
