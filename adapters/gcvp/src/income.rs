@@ -1,23 +1,7 @@
 //! The domain types the gateway flattens under `income.`, and the estimate: which months count,
 //! per-employer averages, and average contribution × 10 as the gross monthly income.
 //!
-//! **The window ("last N months").** It is counted from the request date, not from the latest
-//! month in the answer: the N whole calendar months that end with the month *before* the month
-//! of the request date (Astana time, +06:00). Asked on 2026-03-02 with N = 6, the window is
-//! 2025-09 … 2026-02. The current month is left out because its contributions are not due yet;
-//! counting from the request date means that someone whose last contribution is years old gets
-//! `no_data`, not an old salary presented as current income.
-//!
-//! **The arithmetic.** Amounts are whole tiyn (`i64`), never floats. Per employer, the average
-//! contribution is the sum of its contributions in the window divided by N (not by the months
-//! it paid: a job held for 2 of 6 months contributes a third of its monthly rate), rounded down
-//! to a whole tiyn; the estimated monthly income is that average × 10 (contributions are 10 % of
-//! gross salary). The total is the sum of the per-employer estimates, so it always equals what
-//! the employer lines add up to. A payment for a month outside the window is ignored.
-//!
-//! **No data is not zero.** `status` is `confirmed` when at least one contribution (even of
-//! 0.00) falls in the window, else `no_data`; with `no_data` there is no total at all, so nobody
-//! can read it as an income of zero.
+//! The rules (the window, the arithmetic, no data) are in the crate docs.
 //!
 //! This module never logs and never builds an error from a value it reads.
 

@@ -1,40 +1,6 @@
 //! The pension centre's payloads inside SHEP's `requestData/data` and `responseData/data`.
 //!
-//! The real schema is not public *(inferred shape; the element names are configuration-free
-//! because the answer is read by local name)*. The request we send:
-//!
-//! ```xml
-//! <gcvp:IncomeRequest xmlns:gcvp="urn:kuzet:gcvp:income:v1">
-//!   <gcvp:iin>870525301012</gcvp:iin>
-//!   <gcvp:periodFrom>2025-09</gcvp:periodFrom>   <!-- first month of the window -->
-//!   <gcvp:periodTo>2026-02</gcvp:periodTo>       <!-- last month of the window -->
-//! </gcvp:IncomeRequest>
-//! ```
-//!
-//! The answer we read (the `IncomeResponse` wrapper and `payments` are optional: the fields may
-//! sit directly in `data`):
-//!
-//! ```xml
-//! <gcvp:IncomeResponse xmlns:gcvp="urn:kuzet:gcvp:income:v1">
-//!   <gcvp:returnCode>0</gcvp:returnCode>            <!-- absent: 0 -->
-//!   <gcvp:returnMessage>OK</gcvp:returnMessage>     <!-- optional -->
-//!   <gcvp:payments>
-//!     <gcvp:payment>
-//!       <gcvp:period>2026-01</gcvp:period>          <!-- YYYY-MM or YYYYMM, required -->
-//!       <gcvp:paymentDate>2026-02-20</gcvp:paymentDate>  <!-- YYYY-MM-DD, optional -->
-//!       <gcvp:amount>41250.00</gcvp:amount>         <!-- KZT, ≤ 2 decimals, ≥ 0, required -->
-//!       <gcvp:employerBin>050140001237</gcvp:employerBin>  <!-- valid BIN, required -->
-//!       <gcvp:employerName>ТОО «Пример»</gcvp:employerName> <!-- optional -->
-//!     </gcvp:payment>
-//!   </gcvp:payments>
-//! </gcvp:IncomeResponse>
-//! ```
-//!
-//! Elements are matched by local name, so any prefix (declared or not: SHEP hands over the
-//! content of `data`, whose prefixes may be declared on its ancestors) is accepted. Payment
-//! fields are read only as direct children of a `payment`; `returnCode`/`returnMessage` only
-//! outside payments. Unknown elements are ignored; structure is strict (mismatched or unclosed
-//! tags, unknown entities: [`GcvpError::Malformed`]).
+//! The shapes, and how they are read, are in the crate docs.
 //!
 //! This module must never put a value from the payload (IINs, names, amounts) into an error or
 //! a log line: errors name the problem only.
