@@ -30,6 +30,7 @@
 pub mod control;
 pub mod fcb;
 pub mod server;
+pub mod shep;
 pub mod tls;
 
 use std::io;
