@@ -11,9 +11,9 @@ use std::path::PathBuf;
 
 use kuzet_fcb::{
     BatchId, BatchState, CollateralKind, ContractPhase, FcbConfig, FcbError, Gender, IdDocument,
-    UploadAddress, UploadBorrower, UploadCollateral, UploadConfig, UploadContract,
-    UploadOperation, build_batch_status_request, build_records_xml, build_upload_request,
-    format_minor, parse_batch_status_response, parse_upload_response, zip_records,
+    UploadAddress, UploadBorrower, UploadCollateral, UploadConfig, UploadContract, UploadOperation,
+    build_batch_status_request, build_records_xml, build_upload_request, format_minor,
+    parse_batch_status_response, parse_upload_response, zip_records,
 };
 use kuzet_ident::Iin;
 use time::macros::date;
@@ -139,8 +139,8 @@ fn config() -> FcbConfig {
 
 #[test]
 fn records_document_matches_golden() {
-    let xml = build_records_xml(&UploadConfig::default(), &[open_loan(), repaid_car_loan()])
-        .unwrap();
+    let xml =
+        build_records_xml(&UploadConfig::default(), &[open_loan(), repaid_car_loan()]).unwrap();
     golden("upload-records.xml", &String::from_utf8(xml).unwrap());
 }
 
@@ -187,8 +187,8 @@ fn amounts_are_exact() {
     assert_eq!(format_minor(u64::MAX), "184467440737095516.15");
     let mut big = open_loan();
     big.total_amount_minor = 9_007_199_254_740_993; // 2^53 + 1
-    let xml = String::from_utf8(build_records_xml(&UploadConfig::default(), &[big]).unwrap())
-        .unwrap();
+    let xml =
+        String::from_utf8(build_records_xml(&UploadConfig::default(), &[big]).unwrap()).unwrap();
     assert!(
         xml.contains(r#"<TotalAmount currency="KZT">90071992547409.93</TotalAmount>"#),
         "{xml}"
@@ -283,8 +283,10 @@ fn invalid_records_are_refused_without_values() {
     currency.currency = "kzt".into();
     assert!(refused(&[currency]).contains("currency"));
 
-    let mut too_many = UploadConfig::default();
-    too_many.max_records = 1;
+    let too_many = UploadConfig {
+        max_records: 1,
+        ..UploadConfig::default()
+    };
     let err = build_records_xml(&too_many, &[open_loan(), repaid_car_loan()]).unwrap_err();
     assert!(err.to_string().contains("batch limit"), "{err}");
 }
@@ -330,9 +332,11 @@ fn batch_status_is_read() {
     assert!(!status.messages[2].is_error());
 
     // The meaning of a status id is configuration.
-    let mut codes = UploadConfig::default();
-    codes.batch_final_status_ids = vec![4];
-    codes.batch_processing_status_ids = vec![2, 3];
+    let mut codes = UploadConfig {
+        batch_final_status_ids: vec![4],
+        batch_processing_status_ids: vec![2, 3],
+        ..UploadConfig::default()
+    };
     let status = parse_batch_status_response(STATUS_FINAL.as_bytes(), &codes).unwrap();
     assert_eq!(status.state, BatchState::Processing);
     codes.batch_processing_status_ids = vec![2];
