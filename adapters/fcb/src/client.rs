@@ -1,7 +1,9 @@
-//! The typed call: `GetReport` over the shared transport, under the bureau's [`Guard`] (rate
+//! The typed calls: `GetReport`, `UploadZippedData2` and `GetBatchStatus2` over the shared
+//! transport, under the bureau's [`Guard`] (rate
 //! limit, concurrency cap, circuit breaker, and retries when the caller says the operation is
-//! safe to repeat and the failure is transient: [`FcbError::is_transient`]). This module never
-//! logs a body, a credential or an IIN.
+//! safe to repeat and the failure is transient: [`FcbError::is_transient`]). An upload is a
+//! write: it runs with [`Retry::Never`] whatever happens, since a repeated file would load the
+//! contracts twice. This module never logs a body, a credential or an IIN.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,8 +14,12 @@ use kuzet_transport::{Guard, GuardError, GuardStats, Retry, Transport, Transport
 use crate::config::FcbConfig;
 use crate::error::FcbError;
 use crate::report::CreditReport;
+use crate::upload::{
+    BatchId, BatchStatus, UploadAnswer, UploadContract, build_records_xml, zip_records,
+};
 use crate::wire::{
-    self, GET_REPORT_ACTION, ReportRequest, SOAP_CONTENT_TYPE, build_get_report_request,
+    self, BATCH_STATUS_ACTION, GET_REPORT_ACTION, ReportRequest, SOAP_CONTENT_TYPE, UPLOAD_ACTION,
+    build_batch_status_request, build_get_report_request, build_upload_request,
 };
 
 /// A credit report as received.
@@ -52,6 +58,18 @@ impl FcbClient {
         }
         if config.report_import_code.trim().is_empty() {
             return Err(FcbError::Config("report_import_code is empty".into()));
+        }
+        if let Some(url) = &config.upload_url {
+            let url = url.trim();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(FcbError::Config(
+                    "upload_url must be an http:// or https:// URL".into(),
+                ));
+            }
+        }
+        let problems = config.upload.problems();
+        if !problems.is_empty() {
+            return Err(FcbError::Config(problems.join("; ")));
         }
         let transport = Transport::new(&config.http).map_err(|e| match e {
             TransportError::Config(msg) => FcbError::Config(msg),
@@ -99,12 +117,124 @@ impl FcbClient {
                 self.get_report(envelope.clone(), deadline)
             })
             .await
-            .map_err(|e| match e {
-                GuardError::Upstream(e) => e,
-                GuardError::BreakerOpen => FcbError::BreakerOpen,
-                GuardError::RateLimited => FcbError::RateLimited,
-                GuardError::DeadlineExceeded => FcbError::Timeout,
+            .map_err(guard_error)
+    }
+
+    /// Uploads the contracts as one datapump file (`UploadZippedData2`, the configured
+    /// `schemaId`) and returns the bureau's batch. A write: one attempt under the guard
+    /// ([`Retry::Never`]), never repeated, even after a transient failure; the caller checks
+    /// the batch's status with [`FcbClient::batch_status`] before sending the file again. The
+    /// contracts are checked before anything is sent ([`FcbError::InvalidUpload`]).
+    pub async fn upload_batch(
+        &self,
+        contracts: &[UploadContract],
+        deadline: Option<Instant>,
+    ) -> Result<UploadAnswer, FcbError> {
+        let url = self.upload_url()?;
+        let xml = build_records_xml(&self.config.upload, contracts)?;
+        let zipped = zip_records(&xml)?;
+        let zipped_bytes = zipped.len();
+        let envelope = Bytes::from(build_upload_request(&self.config, &zipped));
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Err(FcbError::Timeout);
+        }
+        let (status, bytes_received) = self
+            .guard
+            .run(Retry::Never, deadline, |_| {
+                self.datapump_call(
+                    &url,
+                    UPLOAD_ACTION,
+                    envelope.clone(),
+                    deadline,
+                    wire::parse_upload_response,
+                )
             })
+            .await
+            .map_err(guard_error)?;
+        tracing::info!(
+            batch = %status.batch_id,
+            records = contracts.len(),
+            zipped_bytes,
+            "FCB upload accepted as a batch."
+        );
+        Ok(UploadAnswer {
+            batch_id: status.batch_id.clone(),
+            status,
+            records_sent: contracts.len(),
+            zipped_bytes,
+            bytes_received,
+        })
+    }
+
+    /// Asks how an uploaded batch stands (`GetBatchStatus2`). A read: `retry` may be
+    /// [`Retry::Safe`].
+    pub async fn batch_status(
+        &self,
+        batch_id: &BatchId,
+        deadline: Option<Instant>,
+        retry: Retry,
+    ) -> Result<BatchStatus, FcbError> {
+        let url = self.upload_url()?;
+        let envelope = Bytes::from(build_batch_status_request(&self.config, batch_id));
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Err(FcbError::Timeout);
+        }
+        self.guard
+            .run(retry, deadline, |_| {
+                self.datapump_call(
+                    &url,
+                    BATCH_STATUS_ACTION,
+                    envelope.clone(),
+                    deadline,
+                    wire::parse_batch_status_response,
+                )
+            })
+            .await
+            .map(|(status, _)| status)
+            .map_err(guard_error)
+    }
+
+    fn upload_url(&self) -> Result<String, FcbError> {
+        self.config.upload_url().ok_or_else(|| {
+            FcbError::Config("upload_url is not set and cannot be derived from report_url".into())
+        })
+    }
+
+    /// One attempt at the upload service.
+    async fn datapump_call(
+        &self,
+        url: &str,
+        action: &'static str,
+        envelope: Bytes,
+        deadline: Option<Instant>,
+        parse: fn(&[u8], &crate::config::UploadConfig) -> Result<BatchStatus, FcbError>,
+    ) -> Result<(BatchStatus, usize), FcbError> {
+        let headers = [("Content-Type", SOAP_CONTENT_TYPE), ("SOAPAction", action)];
+        let response = self
+            .transport
+            .post(url, &headers, envelope, deadline)
+            .await
+            .map_err(|e| match e {
+                TransportError::Timeout => FcbError::Timeout,
+                other => FcbError::Transport(other),
+            })?;
+        tracing::debug!(
+            status = response.status,
+            bytes = response.body.len(),
+            "FCB upload service answered."
+        );
+        let parsed = parse(&response.body, &self.config.upload);
+        let status = if (200..300).contains(&response.status) {
+            parsed?
+        } else {
+            return Err(match parsed {
+                Err(fault @ FcbError::SoapFault { .. }) => fault,
+                _ => FcbError::HttpStatus {
+                    status: response.status,
+                },
+            });
+        };
+        Ok((status, response.body.len()))
     }
 
     /// One `GetReport` attempt.
@@ -137,6 +267,15 @@ impl FcbClient {
             reference_id,
             bytes_received,
         })
+    }
+}
+
+fn guard_error(e: GuardError<FcbError>) -> FcbError {
+    match e {
+        GuardError::Upstream(e) => e,
+        GuardError::BreakerOpen => FcbError::BreakerOpen,
+        GuardError::RateLimited => FcbError::RateLimited,
+        GuardError::DeadlineExceeded => FcbError::Timeout,
     }
 }
 

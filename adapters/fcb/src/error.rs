@@ -69,6 +69,11 @@ pub enum FcbError {
     /// The bureau's rate limit would have let the call through only after its deadline.
     #[error("the bureau's rate limit is exhausted until after the deadline")]
     RateLimited,
+    /// The contracts to upload cannot make a valid file (an empty or oversized batch, a
+    /// missing repayment date, an empty contract code, …); the bureau was not called. The
+    /// message names the record by position and the problem, never a value.
+    #[error("the upload cannot be built: {0}")]
+    InvalidUpload(String),
 }
 
 impl FcbError {
@@ -89,7 +94,8 @@ impl FcbError {
             | Self::Malformed(_)
             | Self::Config(_)
             | Self::BreakerOpen
-            | Self::RateLimited => false,
+            | Self::RateLimited
+            | Self::InvalidUpload(_) => false,
         }
     }
 
@@ -110,6 +116,7 @@ impl FcbError {
             Self::Transport(_) => "connection_failed",
             Self::BreakerOpen => "breaker_open",
             Self::RateLimited => "rate_limited",
+            Self::InvalidUpload(_) => "invalid_upload",
         }
     }
 }
@@ -124,6 +131,7 @@ impl AttemptError for FcbError {
             | Self::SeveralSubjects
             | Self::Bureau { .. }
             | Self::ConsentRequired
+            | Self::InvalidUpload(_)
             | Self::BreakerOpen
             | Self::RateLimited => Failure::Answered,
             _ => Failure::Broken,

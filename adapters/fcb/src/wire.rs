@@ -1,5 +1,12 @@
 //! The bureau's XML, both ways: the `GetReport` SOAP request we send, and the answer we read
-//! (the JAX-WS envelope, `CigResult`, `CigResultError`, SOAP `Fault`).
+//! (the JAX-WS envelope, `CigResult`, `CigResultError`, SOAP `Fault`); the upload's
+//! `UploadZippedData2` and `GetBatchStatus2` requests and their `Batch` answers.
+//!
+//! The batch answer's shape beyond EXCHANGES.md (`Batch@Id@StatusId@StatusName`,
+//! `Message@TypeName/Description`) is an assumption until the bureau's schema confirms it:
+//! counts as `Batch@RecordCount@AcceptedCount@RejectedCount`, and a per-record message naming
+//! its record by `Message@ContractCode` with its code in `Message@Code`. Missing counts read as
+//! unknown, never as zero.
 //!
 //! Reading is one streaming pass of quick-xml over the borrowed body into a flat element tree
 //! (`Doc`: no per-element allocation; attribute values stay raw slices of the input), then the
@@ -18,10 +25,11 @@ use std::borrow::Cow;
 use quick_xml::escape::escape;
 use quick_xml::events::Event;
 
-use crate::config::FcbConfig;
+use crate::config::{FcbConfig, UploadConfig};
 use crate::error::FcbError;
 use crate::report::CreditReport;
 use crate::sections;
+use crate::upload::{BatchId, BatchState, BatchStatus, RecordMessage};
 
 /// The SOAP 1.1 envelope namespace.
 pub const SOAP_ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -31,6 +39,12 @@ pub const REPORT_NS: &str = "http://ws.creditinfo.com/";
 pub const GET_REPORT_ACTION: &str = "\"http://ws.creditinfo.com/GetReport\"";
 /// The `Content-Type` of a SOAP 1.1 request.
 pub const SOAP_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
+/// The Creditinfo upload service namespace (https, no trailing slash: not [`REPORT_NS`]).
+pub const DATAPUMP_NS: &str = "https://ws.creditinfo.com";
+/// The `SOAPAction` header value of `UploadZippedData2`.
+pub const UPLOAD_ACTION: &str = "\"https://ws.creditinfo.com/UploadZippedData2\"";
+/// The `SOAPAction` header value of `GetBatchStatus2`.
+pub const BATCH_STATUS_ACTION: &str = "\"https://ws.creditinfo.com/GetBatchStatus2\"";
 /// `idNumberType` of an IIN in the bureau's identifier list.
 pub const ID_NUMBER_TYPE_IIN: u32 = 14;
 
@@ -60,14 +74,9 @@ pub fn build_get_report_request(
     x.push_str(SOAP_ENVELOPE_NS);
     x.push_str(r#"" xmlns:ws=""#);
     x.push_str(REPORT_NS);
-    x.push_str(r#""><soapenv:Header><ws:CigWsHeader>"#);
-    element(&mut x, "ws:Culture", &config.culture);
-    element(&mut x, "ws:UserName", &config.user_name);
-    element(&mut x, "ws:Password", &config.password);
-    if let Some(version) = &config.version {
-        element(&mut x, "ws:Version", version);
-    }
-    x.push_str("</ws:CigWsHeader></soapenv:Header><soapenv:Body><ws:GetReport>");
+    x.push_str(r#"">"#);
+    cig_ws_header(&mut x, config);
+    x.push_str("<soapenv:Body><ws:GetReport>");
     element(&mut x, "ws:reportId", &config.report_id.to_string());
     // `doc` is an open XML slot in the bureau's schema: its `keyValue` children are
     // unqualified, as every working public client sends them.
@@ -78,6 +87,19 @@ pub fn build_get_report_request(
     element(&mut x, "ConsentConfirmed", "1");
     x.push_str("</keyValue></ws:doc></ws:GetReport></soapenv:Body></soapenv:Envelope>");
     Ok(x)
+}
+
+/// `soapenv:Header/ws:CigWsHeader` with the credentials, in whatever namespace `ws` is bound
+/// to.
+fn cig_ws_header(x: &mut String, config: &FcbConfig) {
+    x.push_str("<soapenv:Header><ws:CigWsHeader>");
+    element(x, "ws:Culture", &config.culture);
+    element(x, "ws:UserName", &config.user_name);
+    element(x, "ws:Password", &config.password);
+    if let Some(version) = &config.version {
+        element(x, "ws:Version", version);
+    }
+    x.push_str("</ws:CigWsHeader></soapenv:Header>");
 }
 
 fn element(out: &mut String, name: &str, text: &str) {
@@ -160,7 +182,7 @@ fn read_cig_result(doc: &Doc<'_>, cig: NodeId) -> Result<(CreditReport, Option<S
 }
 
 /// Maps `CigResultError/Errmessage@code` to an error. 1111 is the only transient one.
-fn bureau_error(doc: &Doc<'_>, error: NodeId) -> FcbError {
+pub(crate) fn bureau_error(doc: &Doc<'_>, error: NodeId) -> FcbError {
     let Some(message_node) = doc.child(error, b"Errmessage") else {
         return malformed("CigResultError without Errmessage");
     };
@@ -184,7 +206,7 @@ fn bureau_error(doc: &Doc<'_>, error: NodeId) -> FcbError {
 
 /// A SOAP 1.1 fault (`faultcode`, `faultstring`); SOAP 1.2's `Code/Value` and `Reason/Text`
 /// are read too, so a misconfigured endpoint still yields a useful error.
-fn soap_fault(doc: &Doc<'_>, fault: NodeId) -> FcbError {
+pub(crate) fn soap_fault(doc: &Doc<'_>, fault: NodeId) -> FcbError {
     let text_of = |path: &[&[u8]]| -> Option<&str> {
         let mut node = fault;
         for name in path {
@@ -205,9 +227,169 @@ fn soap_fault(doc: &Doc<'_>, fault: NodeId) -> FcbError {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The contract upload (`UploadZippedData2`) and its batch status (`GetBatchStatus2`).
+
+/// Builds the `UploadZippedData2` SOAP request around an already zipped `Records` file:
+/// `zippedXML` is its base64, `schemaId` the configured schema (3 = credit contracts). The
+/// `CigWsHeader` is in the upload service's namespace *(inferred: public clients show only the
+/// body's)*.
+pub fn build_upload_request(config: &FcbConfig, zipped: &[u8]) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(zipped);
+    let mut x = String::with_capacity(encoded.len() + 1024);
+    datapump_envelope_open(&mut x, config);
+    x.push_str("<ws:UploadZippedData2><ws:zippedXML>");
+    // Base64 needs no escaping.
+    x.push_str(&encoded);
+    x.push_str("</ws:zippedXML>");
+    element(&mut x, "ws:schemaId", &config.upload.schema_id.to_string());
+    x.push_str("</ws:UploadZippedData2></soapenv:Body></soapenv:Envelope>");
+    x
+}
+
+/// Builds the `GetBatchStatus2` SOAP request for a batch.
+pub fn build_batch_status_request(config: &FcbConfig, batch_id: &BatchId) -> String {
+    let mut x = String::with_capacity(1024);
+    datapump_envelope_open(&mut x, config);
+    x.push_str("<ws:GetBatchStatus2>");
+    element(&mut x, "ws:batchId", batch_id.as_str());
+    x.push_str("</ws:GetBatchStatus2></soapenv:Body></soapenv:Envelope>");
+    x
+}
+
+fn datapump_envelope_open(x: &mut String, config: &FcbConfig) {
+    x.push_str(r#"<?xml version="1.0" encoding="utf-8"?>"#);
+    x.push_str(r#"<soapenv:Envelope xmlns:soapenv=""#);
+    x.push_str(SOAP_ENVELOPE_NS);
+    x.push_str(r#"" xmlns:ws=""#);
+    x.push_str(DATAPUMP_NS);
+    x.push_str(r#"">"#);
+    cig_ws_header(x, config);
+    x.push_str("<soapenv:Body>");
+}
+
+/// Reads an `UploadZippedData2` answer: `UploadZippedData2Response/UploadZippedData2Result`
+/// holding `CigResult/Result/Batch`, or `CigResultError`, or a SOAP fault.
+pub fn parse_upload_response(body: &[u8], codes: &UploadConfig) -> Result<BatchStatus, FcbError> {
+    parse_batch_answer(
+        body,
+        b"UploadZippedData2Response",
+        b"UploadZippedData2Result",
+        codes,
+    )
+}
+
+/// Reads a `GetBatchStatus2` answer: `GetBatchStatus2Response/GetBatchStatus2Result/
+/// CigResult/Result/Batch`, or `CigResultError`, or a SOAP fault.
+pub fn parse_batch_status_response(
+    body: &[u8],
+    codes: &UploadConfig,
+) -> Result<BatchStatus, FcbError> {
+    parse_batch_answer(
+        body,
+        b"GetBatchStatus2Response",
+        b"GetBatchStatus2Result",
+        codes,
+    )
+}
+
+fn parse_batch_answer(
+    body: &[u8],
+    response_name: &[u8],
+    result_name: &[u8],
+    codes: &UploadConfig,
+) -> Result<BatchStatus, FcbError> {
+    let doc = Doc::parse(body)?;
+    let envelope = doc.root().ok_or_else(|| malformed("empty document"))?;
+    if doc.name(envelope) != b"Envelope" {
+        return Err(malformed("the answer is not a SOAP envelope"));
+    }
+    let soap_body = doc
+        .child(envelope, b"Body")
+        .ok_or_else(|| malformed("SOAP envelope without a Body"))?;
+    if let Some(fault) = doc.child(soap_body, b"Fault") {
+        return Err(soap_fault(&doc, fault));
+    }
+    let response = doc
+        .children(soap_body)
+        .next()
+        .ok_or_else(|| malformed("empty SOAP Body"))?;
+    if doc.name(response) != response_name {
+        return Err(malformed("SOAP Body holds another operation's answer"));
+    }
+    let result = doc
+        .child(response, result_name)
+        .ok_or_else(|| malformed("the answer holds no result element"))?;
+    if let Some(error) = doc.child(result, b"CigResultError") {
+        return Err(bureau_error(&doc, error));
+    }
+    let batch = doc
+        .child(result, b"CigResult")
+        .and_then(|c| doc.child(c, b"Result"))
+        .and_then(|r| doc.child(r, b"Batch"))
+        .ok_or_else(|| {
+            malformed("the answer holds neither CigResult/Result/Batch nor CigResultError")
+        })?;
+    read_batch(&doc, batch, codes)
+}
+
+fn read_batch(doc: &Doc<'_>, batch: NodeId, codes: &UploadConfig) -> Result<BatchStatus, FcbError> {
+    let batch_id = doc
+        .attr(batch, b"Id")
+        .ok_or_else(|| malformed("Batch without an Id"))
+        .and_then(|id| BatchId::new(id.trim()))?;
+    let status_id = doc
+        .attr(batch, b"StatusId")
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .ok_or_else(|| malformed("Batch without a numeric StatusId"))?;
+    let state = if codes.batch_final_status_ids.contains(&status_id) {
+        BatchState::Final
+    } else if codes.batch_processing_status_ids.contains(&status_id) {
+        BatchState::Processing
+    } else if codes.batch_pending_status_ids.contains(&status_id) {
+        BatchState::Pending
+    } else {
+        BatchState::Unknown
+    };
+    let count = |name: &[u8]| {
+        doc.attr(batch, name)
+            .and_then(|c| c.trim().parse::<u32>().ok())
+    };
+    let messages = doc
+        .children(batch)
+        .filter(|&m| doc.name(m) == b"Message")
+        .map(|m| RecordMessage {
+            contract_code: doc
+                .attr(m, b"ContractCode")
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty() && c.chars().count() <= 64),
+            kind: short_message(doc.attr(m, b"TypeName").as_deref().unwrap_or("")),
+            code: doc
+                .attr(m, b"Code")
+                .and_then(|c| c.trim().parse::<i32>().ok()),
+            message: short_message(
+                doc.child(m, b"Description")
+                    .and_then(|d| doc.text(d))
+                    .unwrap_or(""),
+            ),
+        })
+        .collect();
+    Ok(BatchStatus {
+        batch_id,
+        status_id,
+        status_name: short_message(doc.attr(batch, b"StatusName").as_deref().unwrap_or("")),
+        state,
+        record_count: count(b"RecordCount"),
+        accepted: count(b"AcceptedCount"),
+        rejected: count(b"RejectedCount"),
+        messages,
+    })
+}
+
 pub(crate) use kuzet_ident::short_message;
 
-fn malformed(what: &str) -> FcbError {
+pub(crate) fn malformed(what: &str) -> FcbError {
     FcbError::Malformed(what.to_owned())
 }
 

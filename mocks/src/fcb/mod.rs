@@ -20,8 +20,14 @@
 //! 9. the reserved IINs (see the crate docs) → 1102, 1112, 1111;
 //! 10. otherwise the synthetic report for the IIN, in the configured [`ReportSize`].
 //!
+//! The upload service (`UploadZippedData2`, `GetBatchStatus2`) answers at [`DATAPUMP_PATH`],
+//! with the same credentials and fault knobs; see `datapump.rs` for how it judges a file and
+//! the reserved contract codes ([`CONTRACT_CODE_REJECTED`],
+//! [`CONTRACT_CODE_SUBJECT_MISMATCH`]).
+//!
 //! This module never logs request values: tracing carries only codes and masked IINs.
 
+mod datapump;
 mod people;
 mod report;
 mod request;
@@ -35,22 +41,33 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use bytes::Bytes;
 use kuzet_ident::Iin;
 
 use crate::{Error, Fault, Knobs, Running};
 
+pub use datapump::{
+    CONTRACT_CODE_REJECTED, CONTRACT_CODE_SUBJECT_MISMATCH, DATAPUMP_NS, MockBatch, RECORDS_NS,
+    Uploads,
+};
 pub use people::{
     IIN_BUREAU_INTERNAL_ERROR, IIN_DEMO, IIN_HEAVY_OVERDUE, IIN_NO_CREDIT_HISTORY, IIN_NOT_FOUND,
     IIN_SEVERAL_SUBJECTS, demo_iin,
 };
 pub use report::{ReportSize, report_xml};
 
-/// The path the real report service typically lives at. The mock answers any path.
+/// The path the real report service typically lives at. The mock answers any path but
+/// [`DATAPUMP_PATH`].
 pub const SERVICE_PATH: &str = "/FCBServices/Service";
+/// The path the real upload service typically lives at; the mock's upload service answers
+/// here only.
+pub const DATAPUMP_PATH: &str = "/DataPumpService/DataPumpService";
+/// Largest upload request body the mock takes, in bytes.
+const DATAPUMP_BODY_LIMIT: usize = 128 * 1024 * 1024;
 
 /// How many rendered envelopes the mock keeps (per IIN and size).
 const CACHE_ENTRIES: usize = 1024;
@@ -73,6 +90,8 @@ pub struct FcbMockOptions {
     pub expected_user: String,
     /// The `CigWsHeader/Password` the mock accepts.
     pub expected_password: String,
+    /// Where the upload service keeps its batches; pass a clone to look at them from a test.
+    pub uploads: Uploads,
 }
 
 impl Default for FcbMockOptions {
@@ -85,6 +104,7 @@ impl Default for FcbMockOptions {
             report_size: ReportSize::Full,
             expected_user: "kuzet-demo".to_owned(),
             expected_password: "demo-password".to_owned(),
+            uploads: Uploads::default(),
         }
     }
 }
@@ -99,6 +119,7 @@ impl fmt::Debug for FcbMockOptions {
             .field("report_size", &self.report_size)
             .field("expected_user", &self.expected_user)
             .field("expected_password", &"***")
+            .field("uploads", &self.uploads.batches().len())
             .finish()
     }
 }
@@ -115,6 +136,7 @@ struct FcbState {
     password: String,
     size: ReportSize,
     cache: Mutex<HashMap<(Iin, ReportSize), Bytes>>,
+    uploads: Uploads,
 }
 
 impl FcbState {
@@ -160,8 +182,15 @@ pub fn router_with_knobs(options: FcbMockOptions, knobs: Knobs) -> Router {
         password: options.expected_password,
         size: options.report_size,
         cache: Mutex::new(HashMap::new()),
+        uploads: options.uploads,
     });
-    Router::new().fallback(handle).with_state(state)
+    Router::new()
+        .route(
+            DATAPUMP_PATH,
+            any(handle_datapump).layer(DefaultBodyLimit::max(DATAPUMP_BODY_LIMIT)),
+        )
+        .fallback(handle)
+        .with_state(state)
 }
 
 /// Starts the mock on `options.listen` (default `127.0.0.1:0`).
@@ -283,6 +312,57 @@ fn fault_response(fault: Fault, state: &FcbState) -> Response {
     }
 }
 
+/// The method and content-type checks both services make: `Some` answer when they fail.
+fn check_post_xml(method: &Method, headers: &HeaderMap) -> Option<Response> {
+    if method != Method::POST {
+        return Some((StatusCode::METHOD_NOT_ALLOWED, "Only POST is supported").into_response());
+    }
+    let xml_content = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("xml"));
+    if !xml_content {
+        return Some(
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Content-Type, expected text/xml",
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
+async fn handle_datapump(
+    State(state): State<Arc<FcbState>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let plan = state.knobs.begin_call();
+    if !plan.latency.is_zero() {
+        tokio::time::sleep(plan.latency).await;
+    }
+    if let Some(fault) = plan.fault {
+        let operation = datapump::Operation::guess(&body);
+        return match fault {
+            Fault::BureauError(code) => xml_response(
+                StatusCode::OK,
+                datapump::error_envelope(operation, code, error_message(code)),
+            ),
+            Fault::Truncated => {
+                let full = datapump::sample_upload_envelope();
+                xml_response(StatusCode::OK, full[..full.len() / 2].to_owned())
+            }
+            other => fault_response(other, &state),
+        };
+    }
+    if let Some(refused) = check_post_xml(&method, &headers) {
+        return refused;
+    }
+    datapump::answer(&body, &state.user, &state.password, &state.uploads)
+}
+
 async fn handle(
     State(state): State<Arc<FcbState>>,
     method: Method,
@@ -296,19 +376,8 @@ async fn handle(
     if let Some(fault) = plan.fault {
         return fault_response(fault, &state);
     }
-    if method != Method::POST {
-        return (StatusCode::METHOD_NOT_ALLOWED, "Only POST is supported").into_response();
-    }
-    let xml_content = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("xml"));
-    if !xml_content {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported Content-Type, expected text/xml",
-        )
-            .into_response();
+    if let Some(refused) = check_post_xml(&method, &headers) {
+        return refused;
     }
     let req = match request::parse(&body) {
         Ok(r) => r,

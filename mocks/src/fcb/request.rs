@@ -111,7 +111,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<GetReport, Error> {
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref().map_err(|_| Error::MalformedXml)? {
                     Some(c) => c,
-                    None => match r.as_ref() {
+                    None => match &*r {
                         b"lt" => '<',
                         b"gt" => '>',
                         b"amp" => '&',
