@@ -29,10 +29,30 @@ pub enum StartError {
     Registry(#[from] crate::registry::RegistryError),
     #[error("bureau adapter: {0}")]
     Fcb(String),
+    #[error("pension-centre adapter: {0}")]
+    Gcvp(String),
+    #[error("SHEP signer: {0}")]
+    Signer(String),
     #[error("mock parties: {0}")]
     Mocks(String),
     #[error("data directory: {0}")]
     DataDir(String),
+}
+
+/// A signing key and certificate from a fresh test CA, for the in-process SHEP mock; returns
+/// the signer and the CA (PEM) the mock must trust.
+fn throwaway_signer() -> Result<(Arc<dyn kuzet_shep::Signer>, String), StartError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+    let bad = |e: &dyn std::fmt::Display| StartError::Signer(format!("test signer: {e}"));
+    let pki = kuzet_mocks::tls::TestPki::generate().map_err(|e| bad(&e))?;
+    let key =
+        PrivatePkcs8KeyDer::from_pem_slice(pki.client_key_pem.as_bytes()).map_err(|e| bad(&e))?;
+    let cert =
+        CertificateDer::from_pem_slice(pki.client_cert_pem.as_bytes()).map_err(|e| bad(&e))?;
+    let signer = kuzet_shep::EcdsaP256Signer::from_pkcs8(key.secret_pkcs8_der(), cert.to_vec())
+        .map_err(|e| bad(&e))?;
+    Ok((Arc::new(signer), pki.ca_pem))
 }
 
 /// How to build the gateway.
@@ -50,8 +70,8 @@ pub struct App {
     pub gateway: Arc<Gateway>,
     /// Where the contracts came from (a folder, or "embedded").
     pub contracts_source: String,
-    /// The in-process mock bureau, when `mock_upstreams` is on.
-    pub mock_fcb: Option<kuzet_mocks::Running>,
+    /// The in-process mock parties, when `mock_upstreams` is on.
+    pub mocks: Option<kuzet_mocks::server::MockServer>,
 }
 
 /// Creates the data directory, readable by its owner only (it holds the master key, the
@@ -99,11 +119,29 @@ impl App {
         let mut config = options.config;
         let (contracts, contracts_source) = load_contracts(&config.contracts.dir)?;
 
-        let mock_fcb = if options.mock_upstreams {
+        // The SHEP signer: the configured key, or under --mock-upstreams a throw-away one whose
+        // CA the in-process mock trusts.
+        let mut signer: Option<Arc<dyn kuzet_shep::Signer>> = match &config.shep_signer {
+            Some(files) => Some(Arc::new(
+                kuzet_shep::EcdsaP256Signer::from_pem_files(files)
+                    .map_err(|e| StartError::Signer(e.to_string()))?,
+            )),
+            None => None,
+        };
+        let mocks = if options.mock_upstreams {
             let report_size = match config.mocks.fcb_report_size {
                 MockReportSize::Full => kuzet_mocks::fcb::ReportSize::Full,
                 MockReportSize::TwoContracts => kuzet_mocks::fcb::ReportSize::TwoContracts,
             };
+            let mut shep = kuzet_mocks::shep::ShepMockOptions {
+                gcvp_service_id: config.gcvp.service_id.clone(),
+                ..Default::default()
+            };
+            if signer.is_none() {
+                let (mock_signer, ca_pem) = throwaway_signer()?;
+                signer = Some(mock_signer);
+                shep.trusted_ca_pem = Some(ca_pem);
+            }
             let server = kuzet_mocks::server::spawn(kuzet_mocks::server::MockServerOptions {
                 listen: config.mocks.listen,
                 fcb: kuzet_mocks::fcb::FcbMockOptions {
@@ -113,15 +151,29 @@ impl App {
                     latency: Duration::from_millis(config.mocks.fcb_latency_ms),
                     ..Default::default()
                 },
+                shep,
                 tls: None,
             })
             .await
             .map_err(|e| StartError::Mocks(e.to_string()))?;
             config.fcb.report_url = server.fcb_url();
-            let running = server.running;
-            Some(running)
+            config.gcvp.shep.endpoint_url = server.shep_url();
+            Some(server)
         } else {
             None
+        };
+        let gcvp = match signer {
+            Some(signer) => Some(
+                kuzet_gcvp::GcvpClient::new(config.gcvp.clone(), signer)
+                    .map_err(|e| StartError::Gcvp(e.to_string()))?,
+            ),
+            None => {
+                tracing::warn!(
+                    "No [shep_signer] configured: the pension centre cannot be called \
+                     (its operations answer 503)."
+                );
+                None
+            }
         };
 
         let registry: Arc<dyn Registry> = Arc::new(SqliteRegistry::open(&options.data_dir)?);
@@ -136,7 +188,7 @@ impl App {
             Arc::new(contracts),
             registry,
             log,
-            Upstreams::new(fcb),
+            Upstreams::new(fcb, gcvp),
             Duration::from_millis(config.server.request_deadline_ms),
         ));
         let router = api::router(AppState {
@@ -147,8 +199,13 @@ impl App {
             router,
             gateway,
             contracts_source,
-            mock_fcb,
+            mocks,
         })
+    }
+
+    /// The in-process mock bureau's handle (its calls and faults), when `mock_upstreams` is on.
+    pub fn mock(&self) -> Option<&kuzet_mocks::Running> {
+        self.mocks.as_ref().map(|m| &m.running)
     }
 
     /// Creates one demo client per role when the registry has none; returns `(name, role,

@@ -28,6 +28,14 @@ pub struct Config {
     /// The First Credit Bureau.
     #[serde(default = "default_fcb")]
     pub fcb: kuzet_fcb::FcbConfig,
+    /// The State Centre for Pension Payments, over the e-government gateway (SHEP).
+    #[serde(default = "default_gcvp")]
+    pub gcvp: kuzet_gcvp::GcvpConfig,
+    /// The gateway's SHEP signing key and certificate (PEM files). Without it, and without
+    /// `--mock-upstreams` (which makes a throw-away one), the parties behind SHEP cannot be
+    /// called: their operations answer 503 `upstream_unavailable`.
+    #[serde(default)]
+    pub shep_signer: Option<kuzet_shep::SignerFiles>,
     /// The in-process mock parties of `kuzet serve --mock-upstreams`.
     #[serde(default)]
     pub mocks: MocksConfig,
@@ -134,6 +142,19 @@ fn default_fcb() -> kuzet_fcb::FcbConfig {
     )
 }
 
+/// The pension centre's defaults point at the mock SHEP channel on the standalone mock port,
+/// with the mock's service id and demo credentials; a real deployment sets its own.
+fn default_gcvp() -> kuzet_gcvp::GcvpConfig {
+    kuzet_gcvp::GcvpConfig::new(
+        kuzet_mocks::shep::DEFAULT_GCVP_SERVICE_ID,
+        kuzet_shep::ShepConfig::new(
+            "http://127.0.0.1:9101/bip-sync-wss-gost/",
+            "kuzet-demo",
+            "demo-password",
+        ),
+    )
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -141,6 +162,8 @@ impl Default for Config {
             contracts: ContractsConfig::default(),
             log: LogConfig::default(),
             fcb: default_fcb(),
+            gcvp: default_gcvp(),
+            shep_signer: None,
             mocks: MocksConfig::default(),
         }
     }
@@ -228,6 +251,8 @@ mod tests {
         assert_eq!(example.fcb.http, defaults.fcb.http);
         assert_eq!(example.fcb.resilience, defaults.fcb.resilience);
         assert_eq!(example.mocks.listen, defaults.mocks.listen);
+        assert_eq!(example.gcvp, defaults.gcvp);
+        assert!(example.shep_signer.is_none());
     }
 
     #[test]

@@ -273,10 +273,18 @@ impl Gateway {
         // The values the adapters rely on.
         ctx.subject = subject_of(&req.data)?;
         // The adapter must exist, and have what it needs, before anything is logged as sent.
-        let call = self.upstreams.prepare(op, &req.data).map_err(|e| match e {
-            PrepareError::Missing(path) => AppError::invalid_value(path, "is required"),
-            other => AppError::unknown_operation(other.to_string()),
-        })?;
+        let call = self
+            .upstreams
+            .prepare(op, &req.data)
+            .map_err(|e| match &e {
+                PrepareError::Missing(path) => AppError::invalid_value(path, "is required"),
+                PrepareError::NotConfigured { .. } => AppError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "upstream_unavailable",
+                    e.to_string(),
+                ),
+                other => AppError::unknown_operation(other.to_string()),
+            })?;
         // Consent, where the legal basis is consent.
         if op.legal_basis == LegalBasis::Consent {
             match self.find_consent(&ctx, req.consent_id)? {

@@ -355,7 +355,7 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
     if app.contracts_source == "embedded" {
         tracing::info!("No ./contracts folder here: using the contracts embedded in the binary.");
     }
-    if let Some(mock) = &app.mock_fcb {
+    if let Some(mock) = app.mock() {
         tracing::info!(
             url = %mock.url("/FCBServices/Service"),
             control = %mock.url("/__mock/faults"),

@@ -10,15 +10,18 @@ use std::time::Instant;
 
 use axum::http::StatusCode;
 use kuzet_fcb::{FcbClient, FcbError, ReportRequest};
+use kuzet_gcvp::{GcvpClient, GcvpError, IncomeRequest};
 use kuzet_ident::Iin;
 use kuzet_transport::{Retry, TransportError};
 use serde_json::Value;
 
 use crate::contract::Operation;
 
-/// The adapters, one per party.
+/// The adapters, one per party. A party behind SHEP is `None` when no SHEP signer is
+/// configured.
 pub struct Upstreams {
     fcb: FcbClient,
+    gcvp: Option<GcvpClient>,
 }
 
 /// A call ready to go, built from checked data, with the contract's word on repeating it.
@@ -31,6 +34,7 @@ pub struct Call {
 #[derive(Debug)]
 enum CallKind {
     FcbCreditReport(ReportRequest),
+    GcvpIncome(IncomeRequest),
 }
 
 /// A party's answer, as JSON for the contract filter, with the party's own ids for the log.
@@ -68,11 +72,13 @@ pub enum PrepareError {
     },
     #[error("the request lacks {0}")]
     Missing(&'static str),
+    #[error("{party} is not configured on this gateway (no SHEP signer); nothing was sent")]
+    NotConfigured { party: &'static str },
 }
 
 impl Upstreams {
-    pub fn new(fcb: FcbClient) -> Self {
-        Self { fcb }
+    pub fn new(fcb: FcbClient, gcvp: Option<GcvpClient>) -> Self {
+        Self { fcb, gcvp }
     }
 
     /// Builds the adapter request for `op` from its checked `data`. The call may be retried
@@ -83,16 +89,25 @@ impl Upstreams {
         } else {
             Retry::Never
         };
+        let subject_iin = || {
+            data.pointer("/subject/iin")
+                .and_then(Value::as_str)
+                .and_then(|s| Iin::parse(s).ok())
+                .ok_or(PrepareError::Missing("subject.iin"))
+        };
         let kind = match (op.recipient.as_str(), op.name.as_str()) {
-            ("fcb", "credit-report") => {
-                let iin = data
-                    .pointer("/subject/iin")
-                    .and_then(Value::as_str)
-                    .and_then(|s| Iin::parse(s).ok())
-                    .ok_or(PrepareError::Missing("subject.iin"))?;
-                CallKind::FcbCreditReport(ReportRequest {
-                    iin,
-                    consent_confirmed: false,
+            ("fcb", "credit-report") => CallKind::FcbCreditReport(ReportRequest {
+                iin: subject_iin()?,
+                consent_confirmed: false,
+            }),
+            ("gcvp", "income") => {
+                if self.gcvp.is_none() {
+                    return Err(PrepareError::NotConfigured {
+                        party: "the pension centre",
+                    });
+                }
+                CallKind::GcvpIncome(IncomeRequest {
+                    iin: subject_iin()?,
                 })
             }
             (recipient, operation) => {
@@ -143,7 +158,105 @@ impl Upstreams {
                     upstream_ids,
                 })
             }
+            CallKind::GcvpIncome(req) => {
+                // `prepare` refuses the call when the party is not configured.
+                let Some(gcvp) = &self.gcvp else {
+                    return Err(not_configured("the pension centre"));
+                };
+                let answer = gcvp
+                    .income(&req, Some(deadline), call.retry)
+                    .await
+                    .map_err(gcvp_failure)?;
+                let record = serde_json::json!({ "income": answer.income });
+                Ok(UpstreamAnswer {
+                    record,
+                    upstream_ids: shep_ids(&answer.shep),
+                })
+            }
         }
+    }
+}
+
+/// A party behind SHEP without a configured signer.
+fn not_configured(party: &str) -> UpstreamFailure {
+    UpstreamFailure {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        api_code: "upstream_unavailable",
+        code: "not_configured",
+        message: format!("{party} is not configured on this gateway (no SHEP signer)"),
+        detail: "shep_signer is not set".into(),
+        upstream_ids: Vec::new(),
+    }
+}
+
+/// SHEP's ids of an exchange, as the transfer log's upstream ids: what the counterparty can
+/// trace.
+fn shep_ids(ids: &kuzet_gcvp::ShepIds) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("shep_message_id".to_owned(), ids.message_id.clone()),
+        ("shep_service_id".to_owned(), ids.service_id.clone()),
+    ];
+    let optional = [
+        ("shep_response_message_id", &ids.response_message_id),
+        ("shep_correlation_id", &ids.correlation_id),
+        ("shep_session_id", &ids.session_id),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = value {
+            out.push((name.to_owned(), v.clone()));
+        }
+    }
+    out
+}
+
+/// What each pension-centre failure means to the caller.
+fn gcvp_failure(e: GcvpError) -> UpstreamFailure {
+    use kuzet_shep::ShepError;
+    let (status, api_code, message) = match &e {
+        GcvpError::SubjectNotFound { .. } => (
+            StatusCode::NOT_FOUND,
+            "subject_not_found",
+            "the pension centre has no subject with this IIN".to_owned(),
+        ),
+        GcvpError::Refused { .. } => (
+            StatusCode::BAD_GATEWAY,
+            "upstream_rejected",
+            format!("the pension centre refused the request ({})", e.code()),
+        ),
+        GcvpError::BreakerOpen => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            "the pension centre failed too often lately; calls are paused (circuit open)"
+                .to_owned(),
+        ),
+        GcvpError::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "the pension centre's rate limit is exhausted; try again later".to_owned(),
+        ),
+        GcvpError::Timeout | GcvpError::Shep(ShepError::Timeout) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "the pension centre did not answer in time".to_owned(),
+        ),
+        GcvpError::Shep(ShepError::Transport(TransportError::Connect(_))) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            "the e-government gateway cannot be reached".to_owned(),
+        ),
+        _ => (
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            format!("the pension centre's answer was unusable ({})", e.code()),
+        ),
+    };
+    UpstreamFailure {
+        status,
+        api_code,
+        code: e.code(),
+        message,
+        detail: e.to_string(),
+        upstream_ids: e.shep_ids().map(shep_ids).unwrap_or_default(),
     }
 }
 

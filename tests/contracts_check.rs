@@ -242,7 +242,7 @@ fn vocabulary_has_unique_paths_and_known_categories() {
         ("user.full_name", "identification"),
         ("contract.number", "obligation_performance"),
         ("contract.advance_account_number", "financial"),
-        ("income.no_data", "financial"),
+        ("income.status", "financial"),
         ("income.contributions.amount.minor", "financial"),
         ("income.contributions.amount.currency", "financial"),
         ("vehicle_status.unpaid_fines.amount.minor", "vehicle"),

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use crate::control::Control;
 use crate::fcb::{self, FcbMockOptions};
+use crate::shep::{self, ShepMockOptions};
 use crate::tls::{ClientAuth, TestPki};
 use crate::{Knobs, Running};
 
@@ -18,6 +19,8 @@ pub struct MockServerOptions {
     pub listen: SocketAddr,
     /// The bureau's options (its `listen` is ignored: the server's is used).
     pub fcb: FcbMockOptions,
+    /// The e-government gateway's options (pension centre; its `listen` is ignored).
+    pub shep: ShepMockOptions,
     /// Serve over TLS with this test PKI (and, with [`ClientAuth::Required`], mutual TLS).
     pub tls: Option<(TestPki, ClientAuth)>,
 }
@@ -27,6 +30,7 @@ impl Default for MockServerOptions {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             fcb: FcbMockOptions::default(),
+            shep: ShepMockOptions::default(),
             tls: None,
         }
     }
@@ -39,6 +43,8 @@ pub struct MockServer {
     pub running: Running,
     /// The bureau's knobs.
     pub fcb: Knobs,
+    /// The e-government gateway's knobs (every registry behind it).
+    pub shep: Knobs,
     /// The control endpoint's parties and the journal.
     pub control: Control,
 }
@@ -47,6 +53,11 @@ impl MockServer {
     /// The bureau's report service URL on this server.
     pub fn fcb_url(&self) -> String {
         self.running.url(fcb::SERVICE_PATH)
+    }
+
+    /// The e-government gateway's sync channel URL on this server.
+    pub fn shep_url(&self) -> String {
+        self.running.url(shep::SYNC_PATH)
     }
 }
 
@@ -57,14 +68,30 @@ pub async fn spawn(options: MockServerOptions) -> io::Result<MockServer> {
         options.fcb.fail_first,
         options.fcb.fault,
     );
-    let control = Control::default().with_party("fcb", fcb_knobs.clone());
+    let shep_knobs = Knobs::new(
+        options.shep.latency,
+        options.shep.fail_first,
+        options.shep.fault,
+    );
+    // One SHEP channel carries both registries, so the pension centre's faults are the
+    // channel's (the traffic authority will share them).
+    let control = Control::default()
+        .with_party("fcb", fcb_knobs.clone())
+        .with_party("gcvp", shep_knobs.clone());
     let fcb_router = control.journaled(
         "fcb",
         fcb::router_with_knobs(options.fcb, fcb_knobs.clone()),
     );
-    // The bureau's router answers every path it is given (its SOAP endpoint is the only one),
-    // so it is the fallback behind the named routes.
-    let router = control.router().fallback_service(fcb_router);
+    let shep_router = control.journaled(
+        "gcvp",
+        shep::router_with_knobs(options.shep, shep_knobs.clone())?,
+    );
+    // The bureau's router answers every path it is given, so it is the fallback behind the
+    // named routes (control, SHEP).
+    let router = control
+        .router()
+        .merge(shep_router)
+        .fallback_service(fcb_router);
     let running = match &options.tls {
         None => Running::serve(options.listen, router, fcb_knobs.clone()).await?,
         Some((pki, auth)) => {
@@ -75,6 +102,7 @@ pub async fn spawn(options: MockServerOptions) -> io::Result<MockServer> {
     Ok(MockServer {
         running,
         fcb: fcb_knobs,
+        shep: shep_knobs,
         control,
     })
 }

@@ -91,7 +91,12 @@ impl TestApp {
     }
 
     pub fn mock(&self) -> &kuzet_mocks::Running {
-        self.app.mock_fcb.as_ref().expect("mock bureau running")
+        self.app.mock().expect("mock bureau running")
+    }
+
+    /// The in-process SHEP channel's knobs (pension centre).
+    pub fn shep(&self) -> &kuzet_mocks::Knobs {
+        &self.app.mocks.as_ref().expect("mocks running").shep
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Answer {
