@@ -31,6 +31,7 @@ pub mod control;
 pub mod fcb;
 pub mod server;
 pub mod tls;
+pub mod traffic;
 
 use std::io;
 use std::net::SocketAddr;
