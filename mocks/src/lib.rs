@@ -32,6 +32,7 @@ pub mod fcb;
 pub mod server;
 pub mod shep;
 pub mod tls;
+pub mod traffic;
 
 use std::io;
 use std::net::SocketAddr;
