@@ -31,6 +31,8 @@ pub enum StartError {
     Fcb(String),
     #[error("pension-centre adapter: {0}")]
     Gcvp(String),
+    #[error("road-traffic adapter: {0}")]
+    Traffic(String),
     #[error("SHEP signer: {0}")]
     Signer(String),
     #[error("mock parties: {0}")]
@@ -135,6 +137,8 @@ impl App {
             };
             let mut shep = kuzet_mocks::shep::ShepMockOptions {
                 gcvp_service_id: config.gcvp.service_id.clone(),
+                traffic_service_id: config.traffic.vehicle_service_id.clone(),
+                user_mark_service_id: config.traffic.user_mark_service_id.clone(),
                 ..Default::default()
             };
             if signer.is_none() {
@@ -158,21 +162,28 @@ impl App {
             .map_err(|e| StartError::Mocks(e.to_string()))?;
             config.fcb.report_url = server.fcb_url();
             config.gcvp.shep.endpoint_url = server.shep_url();
+            config.traffic.shep.endpoint_url = server.shep_url();
             Some(server)
         } else {
             None
         };
-        let gcvp = match signer {
-            Some(signer) => Some(
-                kuzet_gcvp::GcvpClient::new(config.gcvp.clone(), signer)
-                    .map_err(|e| StartError::Gcvp(e.to_string()))?,
+        let (gcvp, traffic) = match signer {
+            Some(signer) => (
+                Some(
+                    kuzet_gcvp::GcvpClient::new(config.gcvp.clone(), signer.clone())
+                        .map_err(|e| StartError::Gcvp(e.to_string()))?,
+                ),
+                Some(
+                    kuzet_traffic::TrafficClient::new(config.traffic.clone(), signer)
+                        .map_err(|e| StartError::Traffic(e.to_string()))?,
+                ),
             ),
             None => {
                 tracing::warn!(
-                    "No [shep_signer] configured: the pension centre cannot be called \
-                     (its operations answer 503)."
+                    "No [shep_signer] configured: the pension centre and the road-traffic \
+                     authority cannot be called (their operations answer 503)."
                 );
-                None
+                (None, None)
             }
         };
 
@@ -188,7 +199,7 @@ impl App {
             Arc::new(contracts),
             registry,
             log,
-            Upstreams::new(fcb, gcvp),
+            Upstreams::new(fcb, gcvp, traffic),
             Duration::from_millis(config.server.request_deadline_ms),
         ));
         let router = api::router(AppState {

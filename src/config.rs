@@ -31,6 +31,9 @@ pub struct Config {
     /// The State Centre for Pension Payments, over the e-government gateway (SHEP).
     #[serde(default = "default_gcvp")]
     pub gcvp: kuzet_gcvp::GcvpConfig,
+    /// The road-traffic authority, over the e-government gateway (SHEP).
+    #[serde(default = "default_traffic")]
+    pub traffic: kuzet_traffic::TrafficConfig,
     /// The gateway's SHEP signing key and certificate (PEM files). Without it, and without
     /// `--mock-upstreams` (which makes a throw-away one), the parties behind SHEP cannot be
     /// called: their operations answer 503 `upstream_unavailable`.
@@ -155,6 +158,19 @@ fn default_gcvp() -> kuzet_gcvp::GcvpConfig {
     )
 }
 
+/// The traffic authority's defaults point at the mock SHEP channel, like the pension centre's.
+fn default_traffic() -> kuzet_traffic::TrafficConfig {
+    kuzet_traffic::TrafficConfig::new(
+        kuzet_mocks::shep::DEFAULT_TRAFFIC_SERVICE_ID,
+        kuzet_mocks::shep::DEFAULT_USER_MARK_SERVICE_ID,
+        kuzet_shep::ShepConfig::new(
+            "http://127.0.0.1:9101/bip-sync-wss-gost/",
+            "kuzet-demo",
+            "demo-password",
+        ),
+    )
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -163,6 +179,7 @@ impl Default for Config {
             log: LogConfig::default(),
             fcb: default_fcb(),
             gcvp: default_gcvp(),
+            traffic: default_traffic(),
             shep_signer: None,
             mocks: MocksConfig::default(),
         }
@@ -252,6 +269,7 @@ mod tests {
         assert_eq!(example.fcb.resilience, defaults.fcb.resilience);
         assert_eq!(example.mocks.listen, defaults.mocks.listen);
         assert_eq!(example.gcvp, defaults.gcvp);
+        assert_eq!(example.traffic, defaults.traffic);
         assert!(example.shep_signer.is_none());
     }
 

@@ -111,6 +111,35 @@ impl Gateway {
         &self.log
     }
 
+    /// The checks that come before anything else, with the same answers (and the same
+    /// `denied` entries) as [`Gateway::exchange`]: the operation exists, and the caller's role
+    /// and the purpose are allowed. The API runs them before asking a write for its
+    /// idempotency key, so that a caller without the right gets `forbidden_role` either way.
+    pub async fn admit(&self, caller: &Client, req: &ExchangeRequest) -> Result<(), AppError> {
+        let op = self
+            .contracts
+            .operation(&req.recipient, &req.operation)
+            .ok_or_else(|| {
+                AppError::unknown_operation(format!(
+                    "no operation {}/{} in the contracts",
+                    req.recipient, req.operation
+                ))
+            })?;
+        if let Err(denial) = crate::contract::authorize(op, caller.role, &req.purpose) {
+            let ctx = Ctx {
+                op,
+                caller,
+                transfer_id: Uuid::now_v7(),
+                purpose: &req.purpose,
+                reference: req.reference.as_deref(),
+                subject: None,
+                consent_id: None,
+            };
+            return Err(self.deny(&ctx, denial).await);
+        }
+        Ok(())
+    }
+
     /// Whether `recipient/operation` is a declared write (the contract's `safe_to_retry` is
     /// false): the API then requires an idempotency key. `false` for unknown operations.
     pub fn is_write(&self, recipient: &str, operation: &str) -> bool {
@@ -278,6 +307,7 @@ impl Gateway {
             .prepare(op, &req.data)
             .map_err(|e| match &e {
                 PrepareError::Missing(path) => AppError::invalid_value(path, "is required"),
+                PrepareError::Invalid { path, reason } => AppError::invalid_value(path, reason),
                 PrepareError::NotConfigured { .. } => AppError::new(
                     axum::http::StatusCode::SERVICE_UNAVAILABLE,
                     "upstream_unavailable",

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use kuzet_fcb::{FcbClient, FcbError, ReportRequest};
 use kuzet_gcvp::{GcvpClient, GcvpError, IncomeRequest};
 use kuzet_ident::Iin;
+use kuzet_traffic::{Plate, TrafficClient, TrafficError, UserMarkRequest, VehicleRequest, Vin};
 use kuzet_transport::{Retry, TransportError};
 use serde_json::Value;
 
@@ -22,6 +23,7 @@ use crate::contract::Operation;
 pub struct Upstreams {
     fcb: FcbClient,
     gcvp: Option<GcvpClient>,
+    traffic: Option<TrafficClient>,
 }
 
 /// A call ready to go, built from checked data, with the contract's word on repeating it.
@@ -35,6 +37,8 @@ pub struct Call {
 enum CallKind {
     FcbCreditReport(ReportRequest),
     GcvpIncome(IncomeRequest),
+    TrafficVehicle(VehicleRequest),
+    TrafficUserMark(UserMarkRequest),
 }
 
 /// A party's answer, as JSON for the contract filter, with the party's own ids for the log.
@@ -72,13 +76,15 @@ pub enum PrepareError {
     },
     #[error("the request lacks {0}")]
     Missing(&'static str),
+    #[error("{path}: {reason}")]
+    Invalid { path: &'static str, reason: String },
     #[error("{party} is not configured on this gateway (no SHEP signer); nothing was sent")]
     NotConfigured { party: &'static str },
 }
 
 impl Upstreams {
-    pub fn new(fcb: FcbClient, gcvp: Option<GcvpClient>) -> Self {
-        Self { fcb, gcvp }
+    pub fn new(fcb: FcbClient, gcvp: Option<GcvpClient>, traffic: Option<TrafficClient>) -> Self {
+        Self { fcb, gcvp, traffic }
     }
 
     /// Builds the adapter request for `op` from its checked `data`. The call may be retried
@@ -109,6 +115,18 @@ impl Upstreams {
                 CallKind::GcvpIncome(IncomeRequest {
                     iin: subject_iin()?,
                 })
+            }
+            ("traffic", operation @ ("vehicle" | "user-mark")) => {
+                if self.traffic.is_none() {
+                    return Err(PrepareError::NotConfigured {
+                        party: "the road-traffic authority",
+                    });
+                }
+                if operation == "vehicle" {
+                    CallKind::TrafficVehicle(vehicle_key(data)?)
+                } else {
+                    CallKind::TrafficUserMark(user_mark(data)?)
+                }
             }
             (recipient, operation) => {
                 return Err(PrepareError::NoAdapter {
@@ -168,13 +186,116 @@ impl Upstreams {
                     .await
                     .map_err(gcvp_failure)?;
                 let record = serde_json::json!({ "income": answer.income });
+                let ids = &answer.shep;
                 Ok(UpstreamAnswer {
                     record,
-                    upstream_ids: shep_ids(&answer.shep),
+                    upstream_ids: shep_ids(
+                        &ids.message_id,
+                        &ids.service_id,
+                        [
+                            &ids.response_message_id,
+                            &ids.correlation_id,
+                            &ids.session_id,
+                        ],
+                    ),
+                })
+            }
+            CallKind::TrafficVehicle(req) => {
+                let Some(traffic) = &self.traffic else {
+                    return Err(not_configured("the road-traffic authority"));
+                };
+                let answer = traffic
+                    .vehicle(&req, Some(deadline), call.retry)
+                    .await
+                    .map_err(traffic_failure)?;
+                let ids = &answer.shep;
+                Ok(UpstreamAnswer {
+                    record: serde_json::json!({ "vehicle_status": answer.vehicle_status }),
+                    upstream_ids: shep_ids(
+                        &ids.message_id,
+                        &ids.service_id,
+                        [
+                            &ids.response_message_id,
+                            &ids.correlation_id,
+                            &ids.session_id,
+                        ],
+                    ),
+                })
+            }
+            CallKind::TrafficUserMark(req) => {
+                let Some(traffic) = &self.traffic else {
+                    return Err(not_configured("the road-traffic authority"));
+                };
+                // A write: the client never retries it, whatever `call.retry` says.
+                let answer = traffic
+                    .user_mark(&req, Some(deadline))
+                    .await
+                    .map_err(traffic_failure)?;
+                let ids = &answer.shep;
+                Ok(UpstreamAnswer {
+                    record: serde_json::json!({ "user_mark": answer.user_mark }),
+                    upstream_ids: shep_ids(
+                        &ids.message_id,
+                        &ids.service_id,
+                        [
+                            &ids.response_message_id,
+                            &ids.correlation_id,
+                            &ids.session_id,
+                        ],
+                    ),
                 })
             }
         }
     }
+}
+
+/// The vehicle lookup's key: exactly one of `subject.iin`, `vehicle.vin`, `vehicle.plate`.
+fn vehicle_key(data: &Value) -> Result<VehicleRequest, PrepareError> {
+    let text = |pointer: &str| data.pointer(pointer).and_then(Value::as_str);
+    let given = [
+        ("subject.iin", text("/subject/iin")),
+        ("vehicle.vin", text("/vehicle/vin")),
+        ("vehicle.plate", text("/vehicle/plate")),
+    ];
+    let mut present = given.iter().filter(|(_, v)| v.is_some());
+    let (Some((path, Some(value))), None) = (present.next(), present.next()) else {
+        return Err(PrepareError::Invalid {
+            path: "data",
+            reason: "give exactly one of subject.iin, vehicle.vin, vehicle.plate".into(),
+        });
+    };
+    let invalid = |reason: String| PrepareError::Invalid { path, reason };
+    Ok(match *path {
+        "subject.iin" => VehicleRequest::ByIin(
+            Iin::parse(value).map_err(|_| PrepareError::Missing("subject.iin"))?,
+        ),
+        "vehicle.vin" => {
+            VehicleRequest::ByVin(Vin::parse(value).map_err(|e| invalid(e.to_string()))?)
+        }
+        _ => VehicleRequest::ByPlate(Plate::parse(value).map_err(|e| invalid(e.to_string()))?),
+    })
+}
+
+/// The user mark: the user's IIN and full name, the contract and advance account numbers.
+fn user_mark(data: &Value) -> Result<UserMarkRequest, PrepareError> {
+    let text = |pointer: &str, path: &'static str| {
+        data.pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .ok_or(PrepareError::Missing(path))
+    };
+    let iin = text("/user/iin", "user.iin")?;
+    Ok(UserMarkRequest {
+        user_iin: Iin::parse(&iin).map_err(|_| PrepareError::Missing("user.iin"))?,
+        user_full_name: text("/user/full_name", "user.full_name")?,
+        contract_number: text("/contract/number", "contract.number")?,
+        advance_account_number: text(
+            "/contract/advance_account_number",
+            "contract.advance_account_number",
+        )?,
+    })
 }
 
 /// A party behind SHEP without a configured signer.
@@ -190,18 +311,22 @@ fn not_configured(party: &str) -> UpstreamFailure {
 }
 
 /// SHEP's ids of an exchange, as the transfer log's upstream ids: what the counterparty can
-/// trace.
-fn shep_ids(ids: &kuzet_gcvp::ShepIds) -> Vec<(String, String)> {
+/// trace. `optional` are the response message, correlation and session ids.
+fn shep_ids(
+    message_id: &str,
+    service_id: &str,
+    optional: [&Option<String>; 3],
+) -> Vec<(String, String)> {
     let mut out = vec![
-        ("shep_message_id".to_owned(), ids.message_id.clone()),
-        ("shep_service_id".to_owned(), ids.service_id.clone()),
+        ("shep_message_id".to_owned(), message_id.to_owned()),
+        ("shep_service_id".to_owned(), service_id.to_owned()),
     ];
-    let optional = [
-        ("shep_response_message_id", &ids.response_message_id),
-        ("shep_correlation_id", &ids.correlation_id),
-        ("shep_session_id", &ids.session_id),
+    let names = [
+        "shep_response_message_id",
+        "shep_correlation_id",
+        "shep_session_id",
     ];
-    for (name, value) in optional {
+    for (name, value) in names.into_iter().zip(optional) {
         if let Some(v) = value {
             out.push((name.to_owned(), v.clone()));
         }
@@ -256,7 +381,90 @@ fn gcvp_failure(e: GcvpError) -> UpstreamFailure {
         code: e.code(),
         message,
         detail: e.to_string(),
-        upstream_ids: e.shep_ids().map(shep_ids).unwrap_or_default(),
+        upstream_ids: e
+            .shep_ids()
+            .map(|ids| {
+                shep_ids(
+                    &ids.message_id,
+                    &ids.service_id,
+                    [
+                        &ids.response_message_id,
+                        &ids.correlation_id,
+                        &ids.session_id,
+                    ],
+                )
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// What each road-traffic failure means to the caller.
+fn traffic_failure(e: TrafficError) -> UpstreamFailure {
+    use kuzet_shep::ShepError;
+    let (status, api_code, message) = match &e {
+        TrafficError::NotFound { .. } => (
+            StatusCode::NOT_FOUND,
+            "subject_not_found",
+            "the road-traffic authority has nothing for this key".to_owned(),
+        ),
+        TrafficError::Refused { .. } | TrafficError::InvalidRequest(_) => (
+            StatusCode::BAD_GATEWAY,
+            "upstream_rejected",
+            format!(
+                "the road-traffic authority refused the request ({})",
+                e.code()
+            ),
+        ),
+        TrafficError::BreakerOpen => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            "the road-traffic authority failed too often lately; calls are paused (circuit open)"
+                .to_owned(),
+        ),
+        TrafficError::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "the road-traffic authority's rate limit is exhausted; try again later".to_owned(),
+        ),
+        TrafficError::Timeout | TrafficError::Shep(ShepError::Timeout) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "the road-traffic authority did not answer in time".to_owned(),
+        ),
+        TrafficError::Shep(ShepError::Transport(TransportError::Connect(_))) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            "the e-government gateway cannot be reached".to_owned(),
+        ),
+        _ => (
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            format!(
+                "the road-traffic authority's answer was unusable ({})",
+                e.code()
+            ),
+        ),
+    };
+    UpstreamFailure {
+        status,
+        api_code,
+        code: e.code(),
+        message,
+        detail: e.to_string(),
+        upstream_ids: e
+            .shep_ids()
+            .map(|ids| {
+                shep_ids(
+                    &ids.message_id,
+                    &ids.service_id,
+                    [
+                        &ids.response_message_id,
+                        &ids.correlation_id,
+                        &ids.session_id,
+                    ],
+                )
+            })
+            .unwrap_or_default(),
     }
 }
 

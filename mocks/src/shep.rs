@@ -20,8 +20,9 @@
 //!    registry's payload in `responseData/data`.
 //!
 //! The routing table maps a service id to a [`Handler`] (a plain function of the parsed
-//! [`ShepCall`]); adding the traffic authority is writing its handler and putting it in place
-//! of [`not_implemented`] in [`router`].
+//! [`ShepCall`]): the pension centre ([`gcvp_handler`]) and the traffic authority's vehicle
+//! lookup and user mark ([`traffic_vehicle_handler`], [`traffic_user_mark_handler`], answering
+//! from [`crate::traffic`]). Injected faults are the channel's, whichever service is called.
 //!
 //! **The pension centre (GCVP).** The payload shape is the one `kuzet-gcvp` documents
 //! (`IncomeRequest` with `iin`, `periodFrom`, `periodTo`; `IncomeResponse` with `returnCode`,
@@ -75,6 +76,8 @@ pub const SYNC_PATH: &str = "/bip-sync-wss-gost/";
 pub const DEFAULT_GCVP_SERVICE_ID: &str = "GCVP_INCOME";
 /// The traffic authority's `serviceId` the mock routes by default.
 pub const DEFAULT_TRAFFIC_SERVICE_ID: &str = "MVD_TRAFFIC";
+/// The default `serviceId` of the traffic authority's user mark (a write).
+pub const DEFAULT_USER_MARK_SERVICE_ID: &str = "MVD_USER_MARK";
 /// The namespace of the pension centre's payloads (as `kuzet-gcvp` sends them by default).
 pub const GCVP_PAYLOAD_NS: &str = "urn:kuzet:gcvp:income:v1";
 
@@ -130,6 +133,8 @@ pub struct ShepMockOptions {
     /// The `serviceId` routed to the traffic authority (not implemented yet: SHEP fault
     /// [`ERROR_SERVICE_NOT_FOUND`]).
     pub traffic_service_id: String,
+    /// The `serviceId` routed to the traffic authority's user mark.
+    pub user_mark_service_id: String,
     /// The CA (PEM) signing certificates must chain to; `None`: any certificate, but the
     /// signature must still hold.
     pub trusted_ca_pem: Option<String>,
@@ -146,6 +151,7 @@ impl Default for ShepMockOptions {
             fault: None,
             gcvp_service_id: DEFAULT_GCVP_SERVICE_ID.to_owned(),
             traffic_service_id: DEFAULT_TRAFFIC_SERVICE_ID.to_owned(),
+            user_mark_service_id: DEFAULT_USER_MARK_SERVICE_ID.to_owned(),
             trusted_ca_pem: None,
             verifier: Arc::new(RingVerifier),
         }
@@ -161,6 +167,7 @@ impl fmt::Debug for ShepMockOptions {
             .field("fault", &self.fault)
             .field("gcvp_service_id", &self.gcvp_service_id)
             .field("traffic_service_id", &self.traffic_service_id)
+            .field("user_mark_service_id", &self.user_mark_service_id)
             .field("trusted_ca", &self.trusted_ca_pem.is_some())
             .finish_non_exhaustive()
     }
@@ -182,6 +189,8 @@ pub struct ShepCall {
     pub sender_id: String,
     /// Leaf elements under `data`, in order: (local name, text).
     pub data: Vec<(String, String)>,
+    /// The content of `data` as received (the service payload's XML).
+    pub raw_data: String,
 }
 
 impl ShepCall {
@@ -249,7 +258,11 @@ pub fn router_with_knobs(options: ShepMockOptions, knobs: Knobs) -> io::Result<R
         (options.gcvp_service_id.trim().to_owned(), gcvp_handler),
         (
             options.traffic_service_id.trim().to_owned(),
-            not_implemented,
+            traffic_vehicle_handler,
+        ),
+        (
+            options.user_mark_service_id.trim().to_owned(),
+            traffic_user_mark_handler,
         ),
     ];
     let state = Arc::new(ShepState {
@@ -271,6 +284,22 @@ pub async fn spawn(options: ShepMockOptions) -> io::Result<Running> {
     let listen = options.listen;
     let router = router_with_knobs(options, knobs.clone())?;
     Running::serve(listen, router, knobs).await
+}
+
+/// The traffic authority's vehicle lookup: the answer of [`crate::traffic::vehicle_answer`].
+pub fn traffic_vehicle_handler(call: &ShepCall) -> Result<String, MockError> {
+    crate::traffic::vehicle_answer(&call.raw_data).map_err(|e| MockError {
+        code: ERROR_BAD_REQUEST,
+        message: e.to_string(),
+    })
+}
+
+/// The traffic authority's user mark: the answer of [`crate::traffic::user_mark_answer`].
+pub fn traffic_user_mark_handler(call: &ShepCall) -> Result<String, MockError> {
+    crate::traffic::user_mark_answer(&call.raw_data).map_err(|e| MockError {
+        code: ERROR_BAD_REQUEST,
+        message: e.to_string(),
+    })
 }
 
 /// The handler of a service the mock knows the id of but does not implement yet.
@@ -505,7 +534,17 @@ fn parse_call(body: &[u8]) -> Result<ShepCall, &'static str> {
     let mut text = String::new();
     let mut call = ShepCall::default();
     let mut saw_send_message = false;
+    const DATA: &[&str] = &[
+        "Envelope",
+        "Body",
+        "SendMessage",
+        "request",
+        "requestData",
+        "data",
+    ];
+    let mut data_start = None;
     loop {
+        let before = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         match reader.read_event().map_err(|_| NOT_XML)? {
             Event::Start(s) => {
                 let name = std::str::from_utf8(s.local_name().into_inner())
@@ -516,8 +555,16 @@ fn parse_call(body: &[u8]) -> Result<ShepCall, &'static str> {
                 }
                 path.push(name);
                 text.clear();
+                if path == DATA {
+                    data_start = usize::try_from(reader.buffer_position()).ok();
+                }
             }
             Event::End(_) => {
+                if path == DATA {
+                    if let Some(raw) = data_start.and_then(|start| body.get(start..before)) {
+                        call.raw_data = String::from_utf8_lossy(raw).into_owned();
+                    }
+                }
                 let value = std::mem::take(&mut text).trim().to_owned();
                 let under = |prefix: &[&str]| {
                     path.len() > prefix.len() && path.iter().zip(prefix).all(|(a, b)| a == b)
@@ -525,14 +572,6 @@ fn parse_call(body: &[u8]) -> Result<ShepCall, &'static str> {
                 let name = path.last().cloned().unwrap_or_default();
                 const INFO: &[&str] =
                     &["Envelope", "Body", "SendMessage", "request", "requestInfo"];
-                const DATA: &[&str] = &[
-                    "Envelope",
-                    "Body",
-                    "SendMessage",
-                    "request",
-                    "requestData",
-                    "data",
-                ];
                 if under(INFO) && path.len() == INFO.len() + 1 {
                     match name.as_str() {
                         "messageId" => call.message_id = value,

@@ -44,11 +44,7 @@ pub async fn exchange(
     headers: HeaderMap,
     JsonBody(body): JsonBody<ExchangeBody>,
 ) -> Result<Response, AppError> {
-    let key = if state.gateway.is_write(&recipient, &operation) {
-        Some(idempotency_key(&headers)?)
-    } else {
-        None
-    };
+    let write = state.gateway.is_write(&recipient, &operation);
     let data = match body.data {
         serde_json::Value::Null => serde_json::Value::Object(Default::default()),
         object @ serde_json::Value::Object(_) => object,
@@ -61,6 +57,13 @@ pub async fn exchange(
         consent_id: body.consent_id,
         reference: body.reference,
         data,
+    };
+    let key = if write {
+        // The role and purpose first: a caller without the right is told so, key or not.
+        state.gateway.admit(&caller, &request).await?;
+        Some(idempotency_key(&headers)?)
+    } else {
+        None
     };
     let Some(key) = key else {
         return Ok(Json(state.gateway.exchange(&caller, request).await?).into_response());
