@@ -3,6 +3,7 @@
 //! Handlers are thin: they authenticate, parse and hand over to [`crate::gateway`], which owns
 //! the transfer pipeline. This module never talks to a party and never writes the log itself.
 
+mod applicants;
 mod consents;
 mod error;
 mod exchange;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/exchange/{recipient}/{operation}",
             post(exchange::exchange),
         )
+        .route("/v1/applicants/check", post(applicants::check))
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -1,0 +1,103 @@
+//! `POST /v1/applicants/check`: the credit history, the income and the vehicle status of an
+//! applicant in one call. The three parts run concurrently, each as its own transfer (its own
+//! contract checks, consent, OUT and IN entries and transfer id), under the one request
+//! deadline; the answer gives each part's own status, so one party failing still returns the
+//! others (partial results).
+//!
+//! The body: `{"purpose", "consent_id"?, "reference"?, "data": {"subject": {"iin"},
+//! "vehicle"?: {"vin"} | {"plate"}}}`. The vehicle is looked up by the key given, else by the
+//! subject's IIN. Answer: `200 {"parts": {"credit_report": PART, "income": PART, "vehicle":
+//! PART}}` where a part is `{"status": 200, "transfer_id", "data", "dropped"}` or
+//! `{"status": 4xx/5xx, "error": {"code", "message", "fields"?}}`.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{AppError, AppState, Caller, JsonBody};
+use crate::gateway::ExchangeRequest;
+
+/// The request body (the envelope is fixed; `data` is checked here and then by each part's
+/// contract).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    purpose: String,
+    #[serde(default)]
+    consent_id: Option<Uuid>,
+    #[serde(default)]
+    reference: Option<String>,
+    /// Checked by each part's contract (a field the vocabulary knows but a part may not send
+    /// is that part's `field_not_allowed`, like any exchange).
+    #[serde(default)]
+    data: Value,
+}
+
+pub async fn check(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<CheckBody>,
+) -> Result<Json<Value>, AppError> {
+    let Value::Object(mut data) = body.data else {
+        return Err(AppError::invalid_value("data", "must be an object"));
+    };
+    // One bad or missing IIN is one clear error, not three.
+    let iin = match data.get("subject").and_then(|s| s.get("iin")) {
+        Some(Value::String(iin)) => iin.clone(),
+        Some(_) => {
+            return Err(AppError::invalid_iin(
+                "subject.iin",
+                "must be a string of 12 digits",
+            ));
+        }
+        None => return Err(AppError::invalid_value("subject.iin", "is required")),
+    };
+    kuzet_ident::Iin::parse(&iin).map_err(|e| AppError::invalid_iin("subject.iin", e))?;
+    let vehicle_data = match data.remove("vehicle") {
+        None => json!({"subject": {"iin": iin}}),
+        Some(v @ Value::Object(_)) => json!({ "vehicle": v }),
+        Some(_) => return Err(AppError::invalid_value("vehicle", "must be an object")),
+    };
+    // The credit report and the income get the rest of `data` as it came.
+    let subject = Value::Object(data);
+    let part = |recipient: &str, operation: &str, data: Value| ExchangeRequest {
+        recipient: recipient.to_owned(),
+        operation: operation.to_owned(),
+        purpose: body.purpose.clone(),
+        consent_id: body.consent_id,
+        reference: body.reference.clone(),
+        data,
+    };
+    let gateway = &state.gateway;
+    let (credit, income, vehicle) = tokio::join!(
+        gateway.exchange(&caller, part("fcb", "credit-report", subject.clone())),
+        gateway.exchange(&caller, part("gcvp", "income", subject.clone())),
+        gateway.exchange(&caller, part("traffic", "vehicle", vehicle_data)),
+    );
+    let render = |r: Result<crate::gateway::ExchangeOutcome, AppError>| match r {
+        Ok(outcome) => {
+            let mut v = serde_json::to_value(&outcome).unwrap_or(Value::Null);
+            if let Value::Object(m) = &mut v {
+                m.insert("status".into(), json!(200));
+            }
+            v
+        }
+        Err(e) => {
+            let body: Value = serde_json::from_slice(&e.body_json()).unwrap_or(Value::Null);
+            let mut v = json!({"status": e.status.as_u16()});
+            if let (Value::Object(m), Value::Object(b)) = (&mut v, body) {
+                m.extend(b);
+            }
+            v
+        }
+    };
+    Ok(Json(json!({
+        "parts": {
+            "credit_report": render(credit),
+            "income": render(income),
+            "vehicle": render(vehicle),
+        }
+    })))
+}
