@@ -36,11 +36,18 @@ struct Args {
     /// Stop after this many requests, whatever the time.
     #[arg(long, default_value_t = 2_000_000)]
     max_requests: u64,
+    /// What to request: `credit-report` (POST /v1/exchange/fcb/credit-report) or `check`
+    /// (POST /v1/applicants/check: credit history, income and vehicle at once).
+    #[arg(long, default_value = "credit-report")]
+    endpoint: String,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if !matches!(args.endpoint.as_str(), "credit-report" | "check") {
+        bail!("--endpoint is credit-report or check");
+    }
     kuzet_transport::install_crypto_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
@@ -61,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
         let r = client
             .post(format!("{}/v1/consents", args.url))
             .bearer_auth(&args.token)
-            .json(&json!({"subject_iin": iin, "recipients": ["fcb"],
+            .json(&json!({"subject_iin": iin, "recipients": ["fcb", "gcvp"],
                 "purposes": ["contract_performance"], "granted_at": "2026-01-01T00:00:00Z",
                 "channel": "app", "evidence": "otp:load-test"}))
             .send()
@@ -82,7 +89,10 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {
         let client = client.clone();
-        let url = format!("{}/v1/exchange/fcb/credit-report", args.url);
+        let url = match args.endpoint.as_str() {
+            "check" => format!("{}/v1/applicants/check", args.url),
+            _ => format!("{}/v1/exchange/fcb/credit-report", args.url),
+        };
         let token = args.token.clone();
         let subjects = subjects.clone();
         let budget = budget.clone();

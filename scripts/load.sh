@@ -2,15 +2,17 @@
 # End-to-end load test: the gateway (release build, durable SQLite log, in-process mock bureau)
 # and a load generator in a second process, both on loopback. Bounded in time; stops by itself.
 #
-#   scripts/load.sh [full|two_contracts] [seconds] [concurrency]
+#   scripts/load.sh [full|two_contracts] [seconds] [concurrency] [credit-report|check]
 #
 # Prints requests/s, p50 and p99. "full" reports are about 300 KB (like the sample report),
-# "two_contracts" about 60 KB.
+# "two_contracts" about 60 KB. "check" sends POST /v1/applicants/check (credit history, income
+# and vehicle at once) instead of credit reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-full}
 seconds=${2:-20}
 concurrency=${3:-32}
+endpoint=${4:-credit-report}
 
 cargo build --release --quiet --bin kuzet --example load
 work=$(mktemp -d)
@@ -27,11 +29,11 @@ for _ in $(seq 1 200); do
 done
 url=$(sed -n 's/^kuzet listening on //p' "$work/out")
 token=$(awk '$1 == "demo-underwriting" {print $3}' "$work/out")
-echo "gateway at $url, reports: $size, $concurrency in flight, ${seconds}s ($(nproc) cores)"
+echo "gateway at $url, $endpoint, reports: $size, $concurrency in flight, ${seconds}s ($(nproc) cores)"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 before=$(cpu_ticks)
 ./target/release/examples/load --url "$url" --token "$token" \
-  --concurrency "$concurrency" --seconds "$seconds" | tee "$work/load"
+  --concurrency "$concurrency" --seconds "$seconds" --endpoint "$endpoint" | tee "$work/load"
 after=$(cpu_ticks)
 # CPU time the gateway spent per request: steadier than req/s on a shared, noisy machine.
 requests=$(sed -n 's/^requests: \([0-9]*\).*/\1/p' "$work/load")
