@@ -125,3 +125,42 @@ async fn a_field_a_part_may_not_send_is_that_parts_refusal() {
     assert_eq!(parts["vehicle"]["status"], 200, "{parts}");
     assert_eq!(app.mock().calls(), 0, "the bureau got nothing");
 }
+
+#[tokio::test]
+async fn the_mock_journal_names_each_party_and_operation() {
+    let app = TestApp::spawn().await;
+    let iin = common::demo_iin();
+    consent(&app, &iin, &["fcb", "gcvp"]).await;
+    let a = check(&app, json!({"subject": {"iin": iin}})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let journal: Value = reqwest::Client::new()
+        .get(app.mock().url("/__mock/journal"))
+        .send()
+        .await
+        .expect("journal")
+        .json()
+        .await
+        .expect("json");
+    let mut seen: Vec<(String, String)> = journal["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["party"].as_str().unwrap_or_default().to_owned(),
+                e["operation"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let want: Vec<(String, String)> = [
+        ("fcb", "GetReport"),
+        ("gcvp", "income"),
+        ("traffic", "vehicle"),
+    ]
+    .iter()
+    .map(|(p, o)| (p.to_string(), o.to_string()))
+    .collect();
+    assert_eq!(seen, want, "{journal}");
+    assert!(!journal.to_string().contains(&iin), "no IIN in the journal");
+}

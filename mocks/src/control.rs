@@ -12,9 +12,9 @@
 //!   call the mock received, in order, failed ones included; `records` is the record count of
 //!   an upload. The journal keeps the last [`JOURNAL_CAP`] calls.
 //!
-//! Parties' handlers name their operation (and an upload's record count) in the response
-//! headers [`OPERATION_HEADER`] and [`RECORDS_HEADER`]; the journal layer reads and removes
-//! them. A call that never produced a response (dropped connection) is journaled with the
+//! Parties' handlers name their operation (and an upload's record count, and the party where
+//! one path serves several) in the response headers [`OPERATION_HEADER`], [`RECORDS_HEADER`]
+//! and [`PARTY_HEADER`]; the journal layer reads and removes them. A call that never produced a response (dropped connection) is journaled with the
 //! operation the layer could tell from the request (`SOAPAction`, else the path).
 //!
 //! The journal never holds request values: no IIN, no name, only what is listed above.
@@ -33,6 +33,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Fault, Knobs};
 
+/// Response header in which a handler names the party that answered, where one server path
+/// serves several (SHEP); removed by the layer.
+pub const PARTY_HEADER: &str = "x-mock-party";
 /// Response header in which a handler names the operation it served (removed by the layer).
 pub const OPERATION_HEADER: &str = "x-mock-operation";
 /// Response header in which an upload handler gives the record count (removed by the layer).
@@ -142,6 +145,10 @@ async fn journal_call(journal: Journal, party: &'static str, req: Request, next:
         .unwrap_or_else(|| req.uri().path().to_owned());
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
+    let party = headers
+        .remove(PARTY_HEADER)
+        .and_then(|v| v.to_str().ok().map(str::to_owned))
+        .unwrap_or_else(|| party.to_owned());
     let operation = headers
         .remove(OPERATION_HEADER)
         .and_then(|v| v.to_str().ok().map(str::to_owned))
@@ -150,7 +157,7 @@ async fn journal_call(journal: Journal, party: &'static str, req: Request, next:
         .remove(RECORDS_HEADER)
         .and_then(|v: HeaderValue| v.to_str().ok().and_then(|s| s.parse().ok()));
     journal.push(JournalEntry {
-        party: party.to_owned(),
+        party,
         operation,
         at,
         records,

@@ -73,17 +73,18 @@ pub async fn spawn(options: MockServerOptions) -> io::Result<MockServer> {
         options.shep.fail_first,
         options.shep.fault,
     );
-    // One SHEP channel carries both registries, so the pension centre's faults are the
-    // channel's (the traffic authority will share them).
+    // One SHEP channel carries both registries: a fault set for `gcvp` or for `traffic` is the
+    // channel's, and reaches both.
     let control = Control::default()
         .with_party("fcb", fcb_knobs.clone())
-        .with_party("gcvp", shep_knobs.clone());
+        .with_party("gcvp", shep_knobs.clone())
+        .with_party("traffic", shep_knobs.clone());
     let fcb_router = control.journaled(
         "fcb",
         fcb::router_with_knobs(options.fcb, fcb_knobs.clone()),
     );
     let shep_router = control.journaled(
-        "gcvp",
+        "shep",
         shep::router_with_knobs(options.shep, shep_knobs.clone())?,
     );
     // The bureau's router answers every path it is given, so it is the fallback behind the

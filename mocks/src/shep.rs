@@ -219,7 +219,9 @@ struct ShepState {
     knobs: Knobs,
     ca_der: Option<Vec<u8>>,
     verifier: Arc<dyn SignatureVerifier>,
-    routes: Vec<(String, Handler)>,
+    /// `(serviceId, handler, party, operation)`; party and operation name the call in the
+    /// journal (crate::control).
+    routes: Vec<(String, Handler, &'static str, &'static str)>,
     answers: AtomicU64,
 }
 
@@ -254,15 +256,24 @@ pub fn router_with_knobs(options: ShepMockOptions, knobs: Knobs) -> io::Result<R
         }
     };
     // The routing table: one line per registry behind SHEP.
-    let routes: Vec<(String, Handler)> = vec![
-        (options.gcvp_service_id.trim().to_owned(), gcvp_handler),
+    let routes: Vec<(String, Handler, &'static str, &'static str)> = vec![
+        (
+            options.gcvp_service_id.trim().to_owned(),
+            gcvp_handler,
+            "gcvp",
+            "income",
+        ),
         (
             options.traffic_service_id.trim().to_owned(),
             traffic_vehicle_handler,
+            "traffic",
+            "vehicle",
         ),
         (
             options.user_mark_service_id.trim().to_owned(),
             traffic_user_mark_handler,
+            "traffic",
+            "user-mark",
         ),
     ];
     let state = Arc::new(ShepState {
@@ -507,7 +518,9 @@ async fn handle(State(state): State<Arc<ShepState>>, body: Bytes) -> Response {
             );
         }
     };
-    let Some((_, handler)) = state.routes.iter().find(|(id, _)| *id == call.service_id) else {
+    let Some((_, handler, party, operation)) =
+        state.routes.iter().find(|(id, ..)| *id == call.service_id)
+    else {
         return shep_fault(
             "soap:Client",
             MockError {
@@ -516,13 +529,23 @@ async fn handle(State(state): State<Arc<ShepState>>, body: Bytes) -> Response {
             },
         );
     };
-    match handler(&call) {
+    let mut response = match handler(&call) {
         Ok(data) => xml_response(
             StatusCode::OK,
             response_envelope(&call, &state.next_message_id(), &data),
         ),
         Err(error) => shep_fault("soap:Server", error),
-    }
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        crate::control::PARTY_HEADER,
+        axum::http::HeaderValue::from_static(party),
+    );
+    headers.insert(
+        crate::control::OPERATION_HEADER,
+        axum::http::HeaderValue::from_static(operation),
+    );
+    response
 }
 
 /// Reads `requestInfo` and the leaves of `requestData/data` by local name (any prefix).

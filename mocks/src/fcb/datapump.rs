@@ -575,10 +575,16 @@ fn upload(req: &DatapumpRequest, uploads: &Uploads) -> Response {
     let count = u32::try_from(records.len()).unwrap_or(u32::MAX);
     let batch = uploads.add(count, rejections);
     tracing::debug!(batch = %batch.id, records = count, "Bureau mock received a batch.");
-    xml_response(
+    let mut response = xml_response(
         StatusCode::OK,
         batch_envelope(op, &batch, (1, "Received"), false),
-    )
+    );
+    // For the journal (crate::control): the upload's record count.
+    response.headers_mut().insert(
+        crate::control::RECORDS_HEADER,
+        axum::http::HeaderValue::from(count),
+    );
+    response
 }
 
 fn batch_status(req: &DatapumpRequest, uploads: &Uploads) -> Response {
