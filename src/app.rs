@@ -136,6 +136,7 @@ impl App {
                 MockReportSize::TwoContracts => kuzet_mocks::fcb::ReportSize::TwoContracts,
             };
             let mut shep = kuzet_mocks::shep::ShepMockOptions {
+                fixtures: config.mocks.fixtures.clone(),
                 gcvp_service_id: config.gcvp.service_id.clone(),
                 traffic_service_id: config.traffic.vehicle_service_id.clone(),
                 user_mark_service_id: config.traffic.user_mark_service_id.clone(),
@@ -153,6 +154,7 @@ impl App {
                     expected_password: config.fcb.password.clone(),
                     report_size,
                     latency: Duration::from_millis(config.mocks.fcb_latency_ms),
+                    fixtures: config.mocks.fixtures.clone(),
                     ..Default::default()
                 },
                 shep,

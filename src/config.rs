@@ -52,6 +52,11 @@ pub struct MocksConfig {
     /// `kuzet serve --mock-listen ADDR` overrides it.
     #[serde(default = "default_mock_listen")]
     pub listen: SocketAddr,
+    /// Recorded answers served instead of the synthetic ones: `DIR/fcb/credit-report/<IIN>.xml`
+    /// (a `CigResult` document), `DIR/gcvp/income/<IIN>.xml` and `DIR/traffic/vehicle/<IIN>.xml`
+    /// (the SHEP `data` payload). `--mock-fixtures DIR` overrides it.
+    #[serde(default)]
+    pub fixtures: Option<PathBuf>,
     /// The size of the mock bureau's reports: `full` (about 300 KB, a dozen contracts, like
     /// the sample report) or `two_contracts` (about 60 KB).
     #[serde(default)]
@@ -69,6 +74,7 @@ impl Default for MocksConfig {
     fn default() -> Self {
         Self {
             listen: default_mock_listen(),
+            fixtures: None,
             fcb_report_size: MockReportSize::default(),
             fcb_latency_ms: 0,
         }

@@ -51,6 +51,10 @@ enum Command {
         /// --mock-upstreams).
         #[arg(long, requires = "mock_upstreams")]
         mock_listen: Option<SocketAddr>,
+        /// Recorded answers for the in-process mock parties (overrides mocks.fixtures; see
+        /// README).
+        #[arg(long, requires = "mock_upstreams")]
+        mock_fixtures: Option<PathBuf>,
     },
     /// Manage API clients and their roles.
     Clients {
@@ -88,6 +92,9 @@ enum Command {
         /// Where --tls writes mock-ca.pem, mock-client.pem and mock-client.key.
         #[arg(long, default_value = "kuzet-mock-tls", requires = "tls")]
         tls_dir: PathBuf,
+        /// Recorded answers served instead of the synthetic ones (see README).
+        #[arg(long)]
+        mock_fixtures: Option<PathBuf>,
     },
 }
 
@@ -163,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             mock_upstreams,
             mock_listen,
+            mock_fixtures,
         } => {
             init_tracing();
             let mut config = load_config(cli.config.as_ref())?;
@@ -171,6 +179,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if let Some(listen) = mock_listen {
                 config.mocks.listen = listen;
+            }
+            if let Some(dir) = mock_fixtures {
+                config.mocks.fixtures = Some(dir);
             }
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             runtime.block_on(serve(cli.data, config, mock_upstreams))?;
@@ -220,6 +231,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tls,
             mutual_tls,
             tls_dir,
+            mock_fixtures,
         } => {
             init_tracing();
             let tls = if tls {
@@ -241,6 +253,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let server = kuzet_mocks::server::spawn(kuzet_mocks::server::MockServerOptions {
                     listen,
                     tls: tls.as_ref().map(|(pki, auth, _)| (pki.clone(), *auth)),
+                    fcb: kuzet_mocks::fcb::FcbMockOptions {
+                        fixtures: mock_fixtures.clone(),
+                        ..Default::default()
+                    },
+                    shep: kuzet_mocks::shep::ShepMockOptions {
+                        fixtures: mock_fixtures.clone(),
+                        ..Default::default()
+                    },
                     ..Default::default()
                 })
                 .await

@@ -43,6 +43,40 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// A recorded answer for `iin`: the file `DIR/PARTY/OPERATION/<IIN>.xml` under the fixtures
+/// directory, when there is one (`--mock-fixtures`). A file that exists but cannot be read is
+/// traced and ignored (the synthetic answer is served).
+pub fn fixture(
+    dir: Option<&std::path::Path>,
+    party: &str,
+    operation: &str,
+    iin: &kuzet_ident::Iin,
+) -> Option<String> {
+    let path = dir?
+        .join(party)
+        .join(operation)
+        .join(format!("{}.xml", iin.expose()));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!(party, operation, error = %e, "A recorded answer cannot be read.");
+            None
+        }
+    }
+}
+
+/// `text` without a leading XML declaration (and the whitespace after it), for embedding.
+pub fn strip_xml_declaration(text: &str) -> &str {
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    match t.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map_or(t, |(_, after)| after.trim_start()),
+        None => t,
+    }
+}
+
 /// Why a mock could not understand a request. Messages never carry request values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -140,6 +140,9 @@ pub struct ShepMockOptions {
     pub trusted_ca_pem: Option<String>,
     /// Checks signatures (digest and signature algorithms, certificates).
     pub verifier: Arc<dyn SignatureVerifier>,
+    /// Recorded answers: `DIR/gcvp/income/<IIN>.xml` and `DIR/traffic/vehicle/<IIN>.xml` (the
+    /// `data` payload) are served for lookups by that IIN instead of the synthetic answer.
+    pub fixtures: Option<std::path::PathBuf>,
 }
 
 impl Default for ShepMockOptions {
@@ -154,6 +157,7 @@ impl Default for ShepMockOptions {
             user_mark_service_id: DEFAULT_USER_MARK_SERVICE_ID.to_owned(),
             trusted_ca_pem: None,
             verifier: Arc::new(RingVerifier),
+            fixtures: None,
         }
     }
 }
@@ -223,6 +227,7 @@ struct ShepState {
     /// journal (crate::control).
     routes: Vec<(String, Handler, &'static str, &'static str)>,
     answers: AtomicU64,
+    fixtures: Option<std::path::PathBuf>,
 }
 
 impl ShepMockOptions {
@@ -282,6 +287,7 @@ pub fn router_with_knobs(options: ShepMockOptions, knobs: Knobs) -> io::Result<R
         verifier: options.verifier,
         routes,
         answers: AtomicU64::new(0),
+        fixtures: options.fixtures,
     });
     Ok(Router::new()
         .route(SYNC_PATH, post(handle))
@@ -529,7 +535,17 @@ async fn handle(State(state): State<Arc<ShepState>>, body: Bytes) -> Response {
             },
         );
     };
-    let mut response = match handler(&call) {
+    // A recorded answer for a lookup by IIN (`--mock-fixtures`) replaces the synthetic one.
+    let recorded = ["iin", "iinbin"]
+        .iter()
+        .find_map(|k| call.field(k))
+        .and_then(|iin| kuzet_ident::Iin::parse(iin).ok())
+        .and_then(|iin| crate::fixture(state.fixtures.as_deref(), party, operation, &iin));
+    let answer = match recorded {
+        Some(data) => Ok(crate::strip_xml_declaration(&data).to_owned()),
+        None => handler(&call),
+    };
+    let mut response = match answer {
         Ok(data) => xml_response(
             StatusCode::OK,
             response_envelope(&call, &state.next_message_id(), &data),

@@ -92,6 +92,9 @@ pub struct FcbMockOptions {
     pub expected_password: String,
     /// Where the upload service keeps its batches; pass a clone to look at them from a test.
     pub uploads: Uploads,
+    /// Recorded answers: `DIR/fcb/credit-report/<IIN>.xml` (a `CigResult` document) is served
+    /// for that IIN instead of the synthetic report.
+    pub fixtures: Option<std::path::PathBuf>,
 }
 
 impl Default for FcbMockOptions {
@@ -105,6 +108,7 @@ impl Default for FcbMockOptions {
             expected_user: "kuzet-demo".to_owned(),
             expected_password: "demo-password".to_owned(),
             uploads: Uploads::default(),
+            fixtures: None,
         }
     }
 }
@@ -120,6 +124,7 @@ impl fmt::Debug for FcbMockOptions {
             .field("expected_user", &self.expected_user)
             .field("expected_password", &"***")
             .field("uploads", &self.uploads.batches().len())
+            .field("fixtures", &self.fixtures)
             .finish()
     }
 }
@@ -137,6 +142,7 @@ struct FcbState {
     size: ReportSize,
     cache: Mutex<HashMap<(Iin, ReportSize), Bytes>>,
     uploads: Uploads,
+    fixtures: Option<std::path::PathBuf>,
 }
 
 impl FcbState {
@@ -183,6 +189,7 @@ pub fn router_with_knobs(options: FcbMockOptions, knobs: Knobs) -> Router {
         size: options.report_size,
         cache: Mutex::new(HashMap::new()),
         uploads: options.uploads,
+        fixtures: options.fixtures,
     });
     Router::new()
         .route(
@@ -203,7 +210,12 @@ pub async fn spawn(options: FcbMockOptions) -> io::Result<Running> {
 
 /// The full answer envelope for a report (what the mock sends for `iin`).
 pub fn report_envelope(iin: &Iin, size: ReportSize) -> String {
-    let report = report_xml(iin, size);
+    envelope_around(&report_xml(iin, size))
+}
+
+/// The answer envelope around a `CigResult` document (its XML declaration, if any, dropped).
+pub fn envelope_around(report: &str) -> String {
+    let report = crate::strip_xml_declaration(report);
     let mut out = String::with_capacity(report.len() + 512);
     out.push_str(ENVELOPE_OPEN);
     out.push_str(
@@ -424,6 +436,11 @@ fn answer(state: &FcbState, req: &request::GetReport) -> Response {
         IIN_SEVERAL_SUBJECTS => return bureau_error(1112),
         IIN_BUREAU_INTERNAL_ERROR => return bureau_error(1111),
         _ => {}
+    }
+    if let Some(recorded) = crate::fixture(state.fixtures.as_deref(), "fcb", "credit-report", &iin)
+    {
+        tracing::debug!(subject = %iin, "Bureau mock serves a recorded report.");
+        return xml_response(StatusCode::OK, envelope_around(&recorded));
     }
     tracing::debug!(subject = %iin, "Bureau mock serves a report.");
     xml_response(StatusCode::OK, state.envelope(&iin))
