@@ -221,7 +221,7 @@ pub fn envelope_around(report: &str) -> String {
     out.push_str(
         "<ns2:GetReportResponse xmlns:ns2=\"http://ws.creditinfo.com/\"><GetReportResult>",
     );
-    out.push_str(&report);
+    out.push_str(report);
     out.push_str("</GetReportResult></ns2:GetReportResponse>");
     out.push_str(ENVELOPE_CLOSE);
     out
