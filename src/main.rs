@@ -261,7 +261,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         fixtures: mock_fixtures.clone(),
                         ..Default::default()
                     },
-                    ..Default::default()
                 })
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
