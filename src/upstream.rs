@@ -189,15 +189,7 @@ impl Upstreams {
                 let ids = &answer.shep;
                 Ok(UpstreamAnswer {
                     record,
-                    upstream_ids: shep_ids(
-                        &ids.message_id,
-                        &ids.service_id,
-                        [
-                            &ids.response_message_id,
-                            &ids.correlation_id,
-                            &ids.session_id,
-                        ],
-                    ),
+                    upstream_ids: shep_ids!(ids),
                 })
             }
             CallKind::TrafficVehicle(req) => {
@@ -211,15 +203,7 @@ impl Upstreams {
                 let ids = &answer.shep;
                 Ok(UpstreamAnswer {
                     record: serde_json::json!({ "vehicle_status": answer.vehicle_status }),
-                    upstream_ids: shep_ids(
-                        &ids.message_id,
-                        &ids.service_id,
-                        [
-                            &ids.response_message_id,
-                            &ids.correlation_id,
-                            &ids.session_id,
-                        ],
-                    ),
+                    upstream_ids: shep_ids!(ids),
                 })
             }
             CallKind::TrafficUserMark(req) => {
@@ -234,15 +218,7 @@ impl Upstreams {
                 let ids = &answer.shep;
                 Ok(UpstreamAnswer {
                     record: serde_json::json!({ "user_mark": answer.user_mark }),
-                    upstream_ids: shep_ids(
-                        &ids.message_id,
-                        &ids.service_id,
-                        [
-                            &ids.response_message_id,
-                            &ids.correlation_id,
-                            &ids.session_id,
-                        ],
-                    ),
+                    upstream_ids: shep_ids!(ids),
                 })
             }
         }
@@ -310,214 +286,160 @@ fn not_configured(party: &str) -> UpstreamFailure {
     }
 }
 
-/// SHEP's ids of an exchange, as the transfer log's upstream ids: what the counterparty can
-/// trace. `optional` are the response message, correlation and session ids.
-fn shep_ids(
-    message_id: &str,
-    service_id: &str,
-    optional: [&Option<String>; 3],
-) -> Vec<(String, String)> {
-    let mut out = vec![
-        ("shep_message_id".to_owned(), message_id.to_owned()),
-        ("shep_service_id".to_owned(), service_id.to_owned()),
-    ];
-    let names = [
-        "shep_response_message_id",
-        "shep_correlation_id",
-        "shep_session_id",
-    ];
-    for (name, value) in names.into_iter().zip(optional) {
-        if let Some(v) = value {
-            out.push((name.to_owned(), v.clone()));
+/// SHEP's ids of an exchange (any adapter's `ShepIds`), as the transfer log's upstream ids:
+/// what the counterparty can trace.
+macro_rules! shep_ids {
+    ($ids:expr) => {{
+        let ids = $ids;
+        let mut out = vec![
+            ("shep_message_id".to_owned(), ids.message_id.clone()),
+            ("shep_service_id".to_owned(), ids.service_id.clone()),
+        ];
+        for (name, value) in [
+            ("shep_response_message_id", &ids.response_message_id),
+            ("shep_correlation_id", &ids.correlation_id),
+            ("shep_session_id", &ids.session_id),
+        ] {
+            if let Some(v) = value {
+                out.push((name.to_owned(), v.clone()));
+            }
         }
-    }
-    out
+        out
+    }};
+}
+use shep_ids;
+
+/// What a failed call means to the caller, whichever party: each adapter's errors are sorted
+/// into these, and [`failure`] turns them into the API's status and code.
+#[derive(Clone, Copy)]
+enum FailureKind {
+    /// The party has nothing for this subject or key: 404 `subject_not_found`.
+    NotFound,
+    /// The party refused the request: 502 `upstream_rejected`.
+    Rejected,
+    /// The party's breaker is open: 503 `upstream_unavailable`.
+    BreakerOpen,
+    /// The party's rate limit would outlast the deadline: 429 `rate_limited`.
+    RateLimited,
+    /// No answer in time: 504 `upstream_timeout`.
+    Timeout,
+    /// No connection: 503 `upstream_unavailable`.
+    Unreachable,
+    /// Anything else (faults, malformed answers): 502 `upstream_error`.
+    Unusable,
 }
 
-/// What each pension-centre failure means to the caller.
+/// The API's answer for a failure of `party` ("the bureau", …) classified as `kind`.
+fn failure(
+    party: &str,
+    kind: FailureKind,
+    code: &'static str,
+    detail: String,
+    upstream_ids: Vec<(String, String)>,
+) -> UpstreamFailure {
+    let (status, api_code, message) = match kind {
+        FailureKind::NotFound => (
+            StatusCode::NOT_FOUND,
+            "subject_not_found",
+            format!("{party} has nothing for this subject"),
+        ),
+        FailureKind::Rejected => (
+            StatusCode::BAD_GATEWAY,
+            "upstream_rejected",
+            format!("{party} refused the request ({code})"),
+        ),
+        FailureKind::BreakerOpen => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            format!("{party} failed too often lately; calls are paused (circuit open)"),
+        ),
+        FailureKind::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("{party}: the rate limit is exhausted; try again later"),
+        ),
+        FailureKind::Timeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            format!("{party} did not answer in time"),
+        ),
+        FailureKind::Unreachable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            format!("{party} cannot be reached"),
+        ),
+        FailureKind::Unusable => (
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            format!("{party}'s answer was unusable ({code})"),
+        ),
+    };
+    UpstreamFailure {
+        status,
+        api_code,
+        code,
+        message,
+        detail,
+        upstream_ids,
+    }
+}
+
+/// A SHEP failure's kind (the same for every registry behind SHEP).
+fn shep_kind(e: &kuzet_shep::ShepError) -> FailureKind {
+    use kuzet_shep::ShepError;
+    match e {
+        ShepError::Timeout | ShepError::Transport(TransportError::Timeout) => FailureKind::Timeout,
+        ShepError::Transport(TransportError::Connect(_)) => FailureKind::Unreachable,
+        _ => FailureKind::Unusable,
+    }
+}
+
 fn gcvp_failure(e: GcvpError) -> UpstreamFailure {
-    use kuzet_shep::ShepError;
-    let (status, api_code, message) = match &e {
-        GcvpError::SubjectNotFound { .. } => (
-            StatusCode::NOT_FOUND,
-            "subject_not_found",
-            "the pension centre has no subject with this IIN".to_owned(),
-        ),
-        GcvpError::Refused { .. } => (
-            StatusCode::BAD_GATEWAY,
-            "upstream_rejected",
-            format!("the pension centre refused the request ({})", e.code()),
-        ),
-        GcvpError::BreakerOpen => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream_unavailable",
-            "the pension centre failed too often lately; calls are paused (circuit open)"
-                .to_owned(),
-        ),
-        GcvpError::RateLimited => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "the pension centre's rate limit is exhausted; try again later".to_owned(),
-        ),
-        GcvpError::Timeout | GcvpError::Shep(ShepError::Timeout) => (
-            StatusCode::GATEWAY_TIMEOUT,
-            "upstream_timeout",
-            "the pension centre did not answer in time".to_owned(),
-        ),
-        GcvpError::Shep(ShepError::Transport(TransportError::Connect(_))) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream_unavailable",
-            "the e-government gateway cannot be reached".to_owned(),
-        ),
-        _ => (
-            StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            format!("the pension centre's answer was unusable ({})", e.code()),
-        ),
+    let kind = match &e {
+        GcvpError::SubjectNotFound { .. } => FailureKind::NotFound,
+        GcvpError::Refused { .. } => FailureKind::Rejected,
+        GcvpError::BreakerOpen => FailureKind::BreakerOpen,
+        GcvpError::RateLimited => FailureKind::RateLimited,
+        GcvpError::Timeout => FailureKind::Timeout,
+        GcvpError::Shep(s) => shep_kind(s),
+        _ => FailureKind::Unusable,
     };
-    UpstreamFailure {
-        status,
-        api_code,
-        code: e.code(),
-        message,
-        detail: e.to_string(),
-        upstream_ids: e
-            .shep_ids()
-            .map(|ids| {
-                shep_ids(
-                    &ids.message_id,
-                    &ids.service_id,
-                    [
-                        &ids.response_message_id,
-                        &ids.correlation_id,
-                        &ids.session_id,
-                    ],
-                )
-            })
-            .unwrap_or_default(),
-    }
+    let ids = e.shep_ids().map(|ids| shep_ids!(ids)).unwrap_or_default();
+    failure("the pension centre", kind, e.code(), e.to_string(), ids)
 }
 
-/// What each road-traffic failure means to the caller.
 fn traffic_failure(e: TrafficError) -> UpstreamFailure {
-    use kuzet_shep::ShepError;
-    let (status, api_code, message) = match &e {
-        TrafficError::NotFound { .. } => (
-            StatusCode::NOT_FOUND,
-            "subject_not_found",
-            "the road-traffic authority has nothing for this key".to_owned(),
-        ),
-        TrafficError::Refused { .. } | TrafficError::InvalidRequest(_) => (
-            StatusCode::BAD_GATEWAY,
-            "upstream_rejected",
-            format!(
-                "the road-traffic authority refused the request ({})",
-                e.code()
-            ),
-        ),
-        TrafficError::BreakerOpen => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream_unavailable",
-            "the road-traffic authority failed too often lately; calls are paused (circuit open)"
-                .to_owned(),
-        ),
-        TrafficError::RateLimited => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "the road-traffic authority's rate limit is exhausted; try again later".to_owned(),
-        ),
-        TrafficError::Timeout | TrafficError::Shep(ShepError::Timeout) => (
-            StatusCode::GATEWAY_TIMEOUT,
-            "upstream_timeout",
-            "the road-traffic authority did not answer in time".to_owned(),
-        ),
-        TrafficError::Shep(ShepError::Transport(TransportError::Connect(_))) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream_unavailable",
-            "the e-government gateway cannot be reached".to_owned(),
-        ),
-        _ => (
-            StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            format!(
-                "the road-traffic authority's answer was unusable ({})",
-                e.code()
-            ),
-        ),
+    let kind = match &e {
+        TrafficError::NotFound { .. } => FailureKind::NotFound,
+        TrafficError::Refused { .. } | TrafficError::InvalidRequest(_) => FailureKind::Rejected,
+        TrafficError::BreakerOpen => FailureKind::BreakerOpen,
+        TrafficError::RateLimited => FailureKind::RateLimited,
+        TrafficError::Timeout => FailureKind::Timeout,
+        TrafficError::Shep(s) => shep_kind(s),
+        _ => FailureKind::Unusable,
     };
-    UpstreamFailure {
-        status,
-        api_code,
-        code: e.code(),
-        message,
-        detail: e.to_string(),
-        upstream_ids: e
-            .shep_ids()
-            .map(|ids| {
-                shep_ids(
-                    &ids.message_id,
-                    &ids.service_id,
-                    [
-                        &ids.response_message_id,
-                        &ids.correlation_id,
-                        &ids.session_id,
-                    ],
-                )
-            })
-            .unwrap_or_default(),
-    }
+    let ids = e.shep_ids().map(|ids| shep_ids!(ids)).unwrap_or_default();
+    failure(
+        "the road-traffic authority",
+        kind,
+        e.code(),
+        e.to_string(),
+        ids,
+    )
 }
 
-/// What each bureau failure means to the caller.
 fn fcb_failure(e: FcbError) -> UpstreamFailure {
-    let (status, api_code, message) = match &e {
-        FcbError::SubjectNotFound => (
-            StatusCode::NOT_FOUND,
-            "subject_not_found",
-            "the bureau has no credit history for this subject".to_owned(),
-        ),
-        FcbError::SeveralSubjects => (
-            StatusCode::BAD_GATEWAY,
-            "upstream_rejected",
-            "the bureau found several subjects for this identifier".to_owned(),
-        ),
-        FcbError::ConsentRequired | FcbError::Unauthorized { .. } | FcbError::Bureau { .. } => (
-            StatusCode::BAD_GATEWAY,
-            "upstream_rejected",
-            format!("the bureau refused the request ({})", e.code()),
-        ),
-        FcbError::BreakerOpen => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream_unavailable",
-            "the bureau failed too often lately; calls are paused (circuit open)".to_owned(),
-        ),
-        FcbError::RateLimited => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "the bureau's rate limit is exhausted; try again later".to_owned(),
-        ),
-        FcbError::Timeout | FcbError::Transport(TransportError::Timeout) => (
-            StatusCode::GATEWAY_TIMEOUT,
-            "upstream_timeout",
-            "the bureau did not answer in time".to_owned(),
-        ),
-        FcbError::Transport(TransportError::Connect(_)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream_unavailable",
-            "the bureau cannot be reached".to_owned(),
-        ),
-        _ => (
-            StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            format!("the bureau's answer was unusable ({})", e.code()),
-        ),
+    let kind = match &e {
+        FcbError::SubjectNotFound => FailureKind::NotFound,
+        FcbError::SeveralSubjects
+        | FcbError::ConsentRequired
+        | FcbError::Unauthorized { .. }
+        | FcbError::Bureau { .. } => FailureKind::Rejected,
+        FcbError::BreakerOpen => FailureKind::BreakerOpen,
+        FcbError::RateLimited => FailureKind::RateLimited,
+        FcbError::Timeout | FcbError::Transport(TransportError::Timeout) => FailureKind::Timeout,
+        FcbError::Transport(TransportError::Connect(_)) => FailureKind::Unreachable,
+        _ => FailureKind::Unusable,
     };
-    UpstreamFailure {
-        status,
-        api_code,
-        code: e.code(),
-        message,
-        detail: e.to_string(),
-        upstream_ids: Vec::new(),
-    }
+    failure("the bureau", kind, e.code(), e.to_string(), Vec::new())
 }
