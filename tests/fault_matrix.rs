@@ -187,7 +187,8 @@ async fn latency_past_the_deadline_is_504_and_not_retried_past_it() {
 }
 
 /// The same matrix for the two registries behind SHEP (the pension centre's income and the
-/// traffic authority's vehicle lookup, both reads): a fault injected on the SHEP channel.
+/// traffic authority's vehicle lookup, both reads; the user mark, a write): a fault injected
+/// on that registry alone, with each registry's own return codes in its own payload shape.
 #[tokio::test]
 async fn every_fault_of_the_shep_parties_has_its_status_code_attempts_and_in_entry() {
     let app = TestApp::spawn_with(|c| {
@@ -262,6 +263,24 @@ async fn every_fault_of_the_shep_parties_has_its_status_code_attempts_and_in_ent
             all,
         ),
     ];
+    let traffic_only = [
+        (
+            "non-retryable authority code 2",
+            Fault::BureauError(2),
+            502,
+            "upstream_rejected",
+            "error:authority_refused",
+            1,
+        ),
+        (
+            "retryable authority code 9",
+            Fault::BureauError(9),
+            502,
+            "upstream_error",
+            "error:authority_internal_error",
+            all,
+        ),
+    ];
     let gcvp_only = [
         (
             "non-retryable registry code 3",
@@ -280,21 +299,27 @@ async fn every_fault_of_the_shep_parties_has_its_status_code_attempts_and_in_ent
             all,
         ),
     ];
-    for (path, data, rows) in [
+    let registries = &app.app.mocks.as_ref().expect("mocks").registries;
+    for (path, data, rows, knobs, other) in [
         (
             "/v1/exchange/gcvp/income",
             serde_json::json!({"subject": {"iin": iin}}),
             shared.iter().chain(gcvp_only.iter()).collect::<Vec<_>>(),
+            &registries.gcvp,
+            &registries.traffic,
         ),
         (
             "/v1/exchange/traffic/vehicle",
             serde_json::json!({"subject": {"iin": iin}}),
-            shared.iter().collect(),
+            shared.iter().chain(traffic_only.iter()).collect(),
+            &registries.traffic,
+            &registries.gcvp,
         ),
     ] {
         for &&(name, fault, status, code, outcome, attempts) in &rows {
-            app.shep().set_fault(Some(fault));
-            let before = app.shep().calls();
+            knobs.set_fault(Some(fault));
+            let before = knobs.calls();
+            let other_before = other.calls();
             let a = app
                 .post(
                     path,
@@ -308,10 +333,11 @@ async fn every_fault_of_the_shep_parties_has_its_status_code_attempts_and_in_ent
                 "{path} {name}: {}",
                 a.body
             );
+            assert_eq!(knobs.calls() - before, attempts, "{path} {name}: attempts");
             assert_eq!(
-                app.shep().calls() - before,
-                attempts,
-                "{path} {name}: attempts"
+                other.calls(),
+                other_before,
+                "{path} {name}: the other registry"
             );
             let entries = app.all_entries().await;
             let last = entries.last().expect("entries");
@@ -321,8 +347,108 @@ async fn every_fault_of_the_shep_parties_has_its_status_code_attempts_and_in_ent
                 "{path} {name}"
             );
         }
-        app.shep().set_fault(None);
+        knobs.set_fault(None);
     }
+}
+
+/// The user mark is a write: whatever the fault, exactly one attempt, the documented status and
+/// an IN entry; the authority's own refusal codes in the user mark's payload shape.
+#[tokio::test]
+async fn every_fault_of_the_user_mark_is_one_attempt_with_its_status_and_in_entry() {
+    let app = TestApp::spawn_with(|c| {
+        let r = &mut c.traffic.resilience;
+        r.retry_max_attempts = ATTEMPTS;
+        r.retry_initial_backoff_ms = 1;
+        r.breaker_min_calls = 10_000;
+    })
+    .await;
+    let knobs = &app.app.mocks.as_ref().expect("mocks").registries.traffic;
+    let rows = [
+        (
+            Fault::HttpStatus(500),
+            502,
+            "upstream_error",
+            "error:http_status",
+        ),
+        (
+            Fault::HttpStatus(503),
+            502,
+            "upstream_error",
+            "error:http_status",
+        ),
+        (Fault::SoapFault, 502, "upstream_error", "error:shep_fault"),
+        (
+            Fault::Malformed,
+            502,
+            "upstream_error",
+            "error:malformed_response",
+        ),
+        (
+            Fault::Truncated,
+            502,
+            "upstream_error",
+            "error:malformed_response",
+        ),
+        (
+            Fault::CloseConnection,
+            502,
+            "upstream_error",
+            "error:connection_failed",
+        ),
+        (
+            Fault::BureauError(3),
+            502,
+            "upstream_rejected",
+            "error:authority_refused",
+        ),
+        (
+            Fault::BureauError(9),
+            502,
+            "upstream_error",
+            "error:authority_internal_error",
+        ),
+    ];
+    for (i, (fault, status, code, outcome)) in rows.into_iter().enumerate() {
+        knobs.set_fault(Some(fault));
+        let before = knobs.calls();
+        let r = app
+            .http
+            .post(app.url("/v1/exchange/traffic/user-mark"))
+            .bearer_auth(app.token(kuzet::contract::Role::Servicing))
+            .header("Idempotency-Key", format!("mark-fault-{i}"))
+            .json(
+                &serde_json::json!({"purpose": "contract_performance", "reference": "LN-1",
+                "data": {"user": {"iin": common::demo_iin(), "full_name": "Test Testov Testovich"},
+                         "contract": {"number": format!("LN-F-{i}"),
+                                      "advance_account_number": "KZ00TEST0000000001"}}}),
+            )
+            .send()
+            .await
+            .expect("send");
+        let a = common::Answer {
+            status: r.status().as_u16(),
+            body: r.json().await.unwrap_or(serde_json::Value::Null),
+        };
+        assert_eq!(
+            (a.status, a.code()),
+            (status, code),
+            "{fault:?}: {}",
+            a.body
+        );
+        assert_eq!(
+            knobs.calls() - before,
+            1,
+            "{fault:?}: a write is never retried"
+        );
+        let entries = app.all_entries().await;
+        let last = entries.last().expect("entries");
+        assert_eq!(
+            (last.kind, last.outcome.as_str()),
+            (Kind::In, outcome),
+            "{fault:?}"
+        );
+    }
+    knobs.set_fault(None);
 }
 
 #[tokio::test]
@@ -375,4 +501,129 @@ async fn a_shep_party_past_the_deadline_then_its_breaker_opens_and_recovers() {
     tokio::time::sleep(std::time::Duration::from_millis(350)).await;
     assert_eq!(vehicle().await.status, 200);
     assert_eq!(vehicle().await.status, 200);
+}
+
+/// Through the control endpoint, as a person or another test runner drives it: a fault set for
+/// one registry behind SHEP reaches only that registry; one set for `shep` reaches both; the
+/// journal names the registry of every call, failed ones included.
+#[tokio::test]
+async fn a_fault_set_for_one_registry_reaches_only_that_registry() {
+    let app = TestApp::spawn_with(|c| {
+        for r in [&mut c.gcvp.resilience, &mut c.traffic.resilience] {
+            r.retry_max_attempts = 1;
+        }
+    })
+    .await;
+    let iin = common::demo_iin();
+    let mut consent = common::consent_body(&iin);
+    consent["recipients"] = serde_json::json!(["gcvp"]);
+    let a = app
+        .post(
+            "/v1/consents",
+            Some(app.token(kuzet::contract::Role::Underwriting)),
+            &consent,
+        )
+        .await;
+    assert_eq!(a.status, 201);
+    let mocks = app.app.mocks.as_ref().expect("mocks");
+    let control = |body: serde_json::Value| {
+        let url = mocks.running.url("/__mock/faults");
+        let http = app.http.clone();
+        async move {
+            let r = http.post(url).json(&body).send().await.expect("control");
+            r.status().as_u16()
+        }
+    };
+    let call = |path: &'static str| {
+        let body = serde_json::json!({"purpose": "contract_performance",
+                                      "data": {"subject": {"iin": iin}}});
+        let app = &app;
+        async move {
+            app.post(
+                path,
+                Some(app.token(kuzet::contract::Role::Underwriting)),
+                &body,
+            )
+            .await
+        }
+    };
+    const INCOME: &str = "/v1/exchange/gcvp/income";
+    const VEHICLE: &str = "/v1/exchange/traffic/vehicle";
+
+    assert_eq!(
+        control(serde_json::json!({"party": "gcvp", "fault": "http_500", "count": 2})).await,
+        204
+    );
+    assert_eq!(call(VEHICLE).await.status, 200, "traffic is not touched");
+    assert_eq!(call(INCOME).await.status, 502);
+    assert_eq!(call(VEHICLE).await.status, 200);
+    assert_eq!(call(INCOME).await.status, 502);
+    assert_eq!(
+        call(INCOME).await.status,
+        200,
+        "two faults, then well again"
+    );
+
+    // The authority's own error code, in the authority's payload shape.
+    assert_eq!(
+        control(serde_json::json!({"party": "traffic", "fault": "soap_fault", "code": "2"})).await,
+        204
+    );
+    assert_eq!(call(INCOME).await.status, 200);
+    let a = call(VEHICLE).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (502, "upstream_rejected"),
+        "{}",
+        a.body
+    );
+    assert_eq!(
+        app.all_entries().await.last().expect("entries").outcome,
+        "error:authority_refused"
+    );
+
+    // The channel itself: both registries.
+    assert_eq!(
+        control(serde_json::json!({"party": "shep", "fault": "http_503", "count": 2})).await,
+        204
+    );
+    assert_eq!(call(INCOME).await.status, 502);
+    assert_eq!(call(VEHICLE).await.status, 502);
+    assert_eq!(call(VEHICLE).await.status, 200);
+
+    let journal: serde_json::Value = app
+        .http
+        .get(mocks.running.url("/__mock/journal"))
+        .send()
+        .await
+        .expect("journal")
+        .json()
+        .await
+        .expect("json");
+    let parties: Vec<(&str, &str)> = journal["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["party"].as_str().unwrap_or(""),
+                e["operation"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parties,
+        [
+            ("traffic", "vehicle"),
+            ("gcvp", "income"),
+            ("traffic", "vehicle"),
+            ("gcvp", "income"),
+            ("gcvp", "income"),
+            ("gcvp", "income"),
+            ("traffic", "vehicle"),
+            ("gcvp", "income"),
+            ("traffic", "vehicle"),
+            ("traffic", "vehicle"),
+        ]
+    );
 }

@@ -1,12 +1,14 @@
 //! The mock server's control endpoint and call journal, for tests and people driving the mocks
 //! from outside (curl, a test runner in another language):
 //!
-//! - `POST /__mock/faults` with `{"party": "fcb"|"gcvp"|"traffic", "fault": "latency"|
+//! - `POST /__mock/faults` with `{"party": "fcb"|"gcvp"|"traffic"|"shep", "fault": "latency"|
 //!   "http_500"|"http_503"|"soap_fault"|"malformed_xml"|"truncated"|"reset", "count": N,
 //!   "latency_ms": M, "code": "…"}`: the next N calls (default 1) to that party get the fault.
-//!   `soap_fault` with a numeric `code` is the party's own error answer with that code (for the
-//!   bureau, `CigResultError` code 1111 etc.); without one, a SOAP `Server` fault. `reset`
-//!   drops the connection. → `204`.
+//!   `gcvp` and `traffic` are the registries behind the one SHEP channel, each reached only by
+//!   the calls routed to it; `shep` is the channel itself (every registry). `soap_fault` with a
+//!   numeric `code` is the party's own error answer with that code (for the bureau,
+//!   `CigResultError` code 1111 etc.; for a registry, its payload's `returnCode`); without
+//!   one, a SOAP `Server` fault. `reset` drops the connection. → `204`.
 //! - `DELETE /__mock/faults`: every party back to no fault and no latency. → `204`.
 //! - `GET /__mock/journal` → `{"entries": [{"party", "operation", "at", "records"?}, …]}`: every
 //!   call the mock received, in order, failed ones included; `records` is the record count of
@@ -84,7 +86,7 @@ pub struct Control {
 }
 
 impl Control {
-    /// Adds `party` (`fcb`, `gcvp`, `traffic`) with its knobs.
+    /// Adds `party` (`fcb`, `gcvp`, `traffic`, `shep`) with its knobs.
     pub fn with_party(mut self, party: &'static str, knobs: Knobs) -> Self {
         self.parties.push((party, knobs));
         self

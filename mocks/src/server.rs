@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use crate::control::Control;
 use crate::fcb::{self, FcbMockOptions};
-use crate::shep::{self, ShepMockOptions};
+use crate::shep::{self, PartyKnobs, ShepMockOptions};
 use crate::tls::{ClientAuth, TestPki};
 use crate::{Knobs, Running};
 
@@ -43,8 +43,10 @@ pub struct MockServer {
     pub running: Running,
     /// The bureau's knobs.
     pub fcb: Knobs,
-    /// The e-government gateway's knobs (every registry behind it).
+    /// The e-government gateway's channel knobs (every registry behind it).
     pub shep: Knobs,
+    /// The knobs of each registry behind the channel (pension centre, traffic authority).
+    pub registries: PartyKnobs,
     /// The control endpoint's parties and the journal.
     pub control: Control,
 }
@@ -73,19 +75,22 @@ pub async fn spawn(options: MockServerOptions) -> io::Result<MockServer> {
         options.shep.fail_first,
         options.shep.fault,
     );
-    // One SHEP channel carries both registries: a fault set for `gcvp` or for `traffic` is the
-    // channel's, and reaches both.
+    // One SHEP channel carries both registries. A fault set for `gcvp` or for `traffic` is that
+    // registry's (the mock routes by `serviceId` first); one set for `shep` is the channel's and
+    // reaches both.
+    let registries = PartyKnobs::default();
     let control = Control::default()
         .with_party("fcb", fcb_knobs.clone())
-        .with_party("gcvp", shep_knobs.clone())
-        .with_party("traffic", shep_knobs.clone());
+        .with_party("gcvp", registries.gcvp.clone())
+        .with_party("traffic", registries.traffic.clone())
+        .with_party("shep", shep_knobs.clone());
     let fcb_router = control.journaled(
         "fcb",
         fcb::router_with_knobs(options.fcb, fcb_knobs.clone()),
     );
     let shep_router = control.journaled(
         "shep",
-        shep::router_with_knobs(options.shep, shep_knobs.clone())?,
+        shep::router_with_party_knobs(options.shep, shep_knobs.clone(), registries.clone())?,
     );
     // The bureau's router answers every path it is given, so it is the fallback behind the
     // named routes (control, SHEP).
@@ -104,6 +109,7 @@ pub async fn spawn(options: MockServerOptions) -> io::Result<MockServer> {
         running,
         fcb: fcb_knobs,
         shep: shep_knobs,
+        registries,
         control,
     })
 }

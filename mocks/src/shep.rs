@@ -4,11 +4,14 @@
 //!
 //! How a request is judged, in order (the first failing check answers):
 //!
-//! 1. an injected fault ([`crate::Knobs`]) answers before the request is even read:
-//!    [`Fault::SoapFault`] is a SHEP fault (`SendMessageSendMessageFaultMsg` with an
-//!    `ErrorInfo`, code [`ERROR_INTERNAL`], HTTP 500); [`Fault::BureauError`]`(code)` is a
-//!    successful SHEP answer whose registry payload carries `returnCode` = `code`; the others
-//!    as for every mock;
+//! 1. an injected fault answers before anything is checked: one of the channel's own
+//!    ([`crate::Knobs`], every service), else one of the registry the `serviceId` routes to
+//!    ([`PartyKnobs`], so that a fault set for the pension centre never reaches the traffic
+//!    authority). [`Fault::SoapFault`] is a SHEP fault (`SendMessageSendMessageFaultMsg` with
+//!    an `ErrorInfo`, code [`ERROR_INTERNAL`], HTTP 500); [`Fault::BureauError`]`(code)` is a
+//!    successful SHEP answer whose registry payload (the routed registry's shape: pension
+//!    centre or traffic authority) carries `returnCode` = `code`; the others as for every
+//!    mock. Latency adds up the same way (channel + registry);
 //! 2. the WS-Security signature is checked with [`kuzet_shep::verify_envelope`] (and the
 //!    signing certificate against the trusted CA when one is configured): an unsigned or
 //!    altered message gets a SHEP fault with [`ERROR_SIGNATURE_MISSING`],
@@ -22,7 +25,7 @@
 //! The routing table maps a service id to a [`Handler`] (a plain function of the parsed
 //! [`ShepCall`]): the pension centre ([`gcvp_handler`]) and the traffic authority's vehicle
 //! lookup and user mark ([`traffic_vehicle_handler`], [`traffic_user_mark_handler`], answering
-//! from [`crate::traffic`]). Injected faults are the channel's, whichever service is called.
+//! from [`crate::traffic`]).
 //!
 //! **The pension centre (GCVP).** The payload shape is the one `kuzet-gcvp` documents
 //! (`IncomeRequest` with `iin`, `periodFrom`, `periodTo`; `IncomeResponse` with `returnCode`,
@@ -219,13 +222,37 @@ pub struct MockError {
 /// What a registry behind SHEP answers: the content of `responseData/data`, or a SHEP fault.
 pub type Handler = fn(&ShepCall) -> Result<String, MockError>;
 
+/// The knobs of each registry behind the channel: a fault or latency set on one reaches only
+/// the calls SHEP routes to that registry (by `serviceId`), counted in its own `calls()`.
+#[derive(Debug, Clone, Default)]
+pub struct PartyKnobs {
+    /// The pension centre's.
+    pub gcvp: Knobs,
+    /// The road-traffic authority's (vehicle lookup and user mark).
+    pub traffic: Knobs,
+}
+
+impl PartyKnobs {
+    fn of(&self, party: &str) -> Option<&Knobs> {
+        match party {
+            "gcvp" => Some(&self.gcvp),
+            "traffic" => Some(&self.traffic),
+            _ => None,
+        }
+    }
+}
+
+/// A routing-table line: `(serviceId, handler, party, operation)`; party and operation name
+/// the call in the journal (crate::control) and pick the registry's knobs.
+type Route = (String, Handler, &'static str, &'static str);
+
 struct ShepState {
+    /// The channel's own knobs (every service).
     knobs: Knobs,
+    parties: PartyKnobs,
     ca_der: Option<Vec<u8>>,
     verifier: Arc<dyn SignatureVerifier>,
-    /// `(serviceId, handler, party, operation)`; party and operation name the call in the
-    /// journal (crate::control).
-    routes: Vec<(String, Handler, &'static str, &'static str)>,
+    routes: Vec<Route>,
     answers: AtomicU64,
     fixtures: Option<std::path::PathBuf>,
 }
@@ -243,9 +270,18 @@ pub fn router(options: ShepMockOptions) -> io::Result<Router> {
     router_with_knobs(options, knobs)
 }
 
-/// The mock's router using `knobs` (the `latency`/`fail_first`/`fault` fields of `options`
-/// are ignored here).
+/// The mock's router using `knobs` for the channel (the `latency`/`fail_first`/`fault` fields
+/// of `options` are ignored here) and fresh knobs for each registry.
 pub fn router_with_knobs(options: ShepMockOptions, knobs: Knobs) -> io::Result<Router> {
+    router_with_party_knobs(options, knobs, PartyKnobs::default())
+}
+
+/// The mock's router using `knobs` for the channel and `parties` for the registries behind it.
+pub fn router_with_party_knobs(
+    options: ShepMockOptions,
+    knobs: Knobs,
+    parties: PartyKnobs,
+) -> io::Result<Router> {
     let ca_der = match &options.trusted_ca_pem {
         None => None,
         Some(pem) => {
@@ -261,7 +297,7 @@ pub fn router_with_knobs(options: ShepMockOptions, knobs: Knobs) -> io::Result<R
         }
     };
     // The routing table: one line per registry behind SHEP.
-    let routes: Vec<(String, Handler, &'static str, &'static str)> = vec![
+    let routes: Vec<Route> = vec![
         (
             options.gcvp_service_id.trim().to_owned(),
             gcvp_handler,
@@ -283,6 +319,7 @@ pub fn router_with_knobs(options: ShepMockOptions, knobs: Knobs) -> io::Result<R
     ];
     let state = Arc::new(ShepState {
         knobs,
+        parties,
         ca_der,
         verifier: options.verifier,
         routes,
@@ -420,7 +457,9 @@ impl ShepState {
     }
 }
 
-fn fault_response(fault: Fault, state: &ShepState) -> Response {
+/// The answer to an injected `fault`, shaped for the registry of `route` where the call could
+/// be routed (the pension centre's shape otherwise).
+fn fault_response(fault: Fault, state: &ShepState, route: Option<&Route>) -> Response {
     tracing::debug!(?fault, "SHEP mock injects a fault.");
     match fault {
         Fault::SoapFault => shep_fault(
@@ -435,7 +474,12 @@ fn fault_response(fault: Fault, state: &ShepState) -> Response {
                 message_id: state.next_message_id(),
                 ..ShepCall::default()
             };
-            let data = gcvp_result(i64::from(code), "Injected error", &[]);
+            let data = match route {
+                Some((_, _, "traffic", operation)) => {
+                    crate::traffic::error_answer(operation, i64::from(code))
+                }
+                _ => gcvp_result(i64::from(code), "Injected error", &[]),
+            };
             xml_response(
                 StatusCode::OK,
                 response_envelope(&call, &state.next_message_id(), &data),
@@ -489,13 +533,42 @@ fn several_employers_sample() -> Vec<SyntheticPayment> {
         .unwrap_or_default()
 }
 
+/// Names the registry that answered for the journal (crate::control).
+fn name_party(mut response: Response, party: &'static str, operation: &'static str) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        crate::control::PARTY_HEADER,
+        HeaderValue::from_static(party),
+    );
+    headers.insert(
+        crate::control::OPERATION_HEADER,
+        HeaderValue::from_static(operation),
+    );
+    response
+}
+
 async fn handle(State(state): State<Arc<ShepState>>, body: Bytes) -> Response {
-    let plan = state.knobs.begin_call();
-    if !plan.latency.is_zero() {
-        tokio::time::sleep(plan.latency).await;
+    let channel = state.knobs.begin_call();
+    // Read before any check only to route: which registry's knobs apply, and the shape of an
+    // injected registry answer. The message is judged below, in the documented order.
+    let parsed = parse_call(&body);
+    let route = parsed
+        .as_ref()
+        .ok()
+        .and_then(|call| state.routes.iter().find(|(id, ..)| *id == call.service_id));
+    let registry = route
+        .and_then(|(_, _, party, _)| state.parties.of(party))
+        .map(Knobs::begin_call);
+    let latency = channel.latency + registry.as_ref().map_or(Duration::ZERO, |p| p.latency);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
-    if let Some(fault) = plan.fault {
-        return fault_response(fault, &state);
+    if let Some(fault) = channel.fault.or(registry.and_then(|p| p.fault)) {
+        let response = fault_response(fault, &state, route);
+        return match route {
+            Some((_, _, party, operation)) => name_party(response, party, operation),
+            None => response,
+        };
     }
     if let Err(e) = verify_envelope(&body, &*state.verifier, state.ca_der.as_deref()) {
         let code = match e {
@@ -512,7 +585,7 @@ async fn handle(State(state): State<Arc<ShepState>>, body: Bytes) -> Response {
             },
         );
     }
-    let call = match parse_call(&body) {
+    let call = match parsed {
         Ok(call) => call,
         Err(what) => {
             return shep_fault(
@@ -524,9 +597,7 @@ async fn handle(State(state): State<Arc<ShepState>>, body: Bytes) -> Response {
             );
         }
     };
-    let Some((_, handler, party, operation)) =
-        state.routes.iter().find(|(id, ..)| *id == call.service_id)
-    else {
+    let Some((_, handler, party, operation)) = route else {
         return shep_fault(
             "soap:Client",
             MockError {
@@ -545,23 +616,14 @@ async fn handle(State(state): State<Arc<ShepState>>, body: Bytes) -> Response {
         Some(data) => Ok(crate::strip_xml_declaration(&data).to_owned()),
         None => handler(&call),
     };
-    let mut response = match answer {
+    let response = match answer {
         Ok(data) => xml_response(
             StatusCode::OK,
             response_envelope(&call, &state.next_message_id(), &data),
         ),
         Err(error) => shep_fault("soap:Server", error),
     };
-    let headers = response.headers_mut();
-    headers.insert(
-        crate::control::PARTY_HEADER,
-        axum::http::HeaderValue::from_static(party),
-    );
-    headers.insert(
-        crate::control::OPERATION_HEADER,
-        axum::http::HeaderValue::from_static(operation),
-    );
-    response
+    name_party(response, party, operation)
 }
 
 /// Reads `requestInfo` and the leaves of `requestData/data` by local name (any prefix).

@@ -629,6 +629,16 @@ fn person_xml(out: &mut String, tag: &str, p: &Person) {
     let _ = write!(out, "</tr:{tag}>");
 }
 
+/// An answer of `operation` (`vehicle` or `user-mark`) carrying only `returnCode` = `code`: the
+/// authority's own error answer, as the control endpoint's `soap_fault` with a `code` injects it.
+pub fn error_answer(operation: &str, code: i64) -> String {
+    let root = match operation {
+        "user-mark" => "UserMarkResponse",
+        _ => "VehicleResponse",
+    };
+    answer(root, code, "Injected error", "")
+}
+
 /// The answer payload: `root` with the return code and message, then `body`.
 fn answer(root: &str, code: i64, message: &str, body: &str) -> String {
     let mut x = String::with_capacity(256 + body.len());

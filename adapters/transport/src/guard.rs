@@ -428,6 +428,57 @@ impl RetryBudget {
     }
 }
 
+/// Upper bounds, in milliseconds, of the attempt latency histogram's buckets (Prometheus'
+/// `le`); one more bucket holds the attempts slower than the last bound.
+pub const LATENCY_BUCKETS_MS: [u64; 12] = [
+    5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000,
+];
+
+/// Attempt latencies of one outcome class: how many fell in each bucket of
+/// [`LATENCY_BUCKETS_MS`] (not cumulative: `counts[i]` took more than the bound before and at
+/// most `LATENCY_BUCKETS_MS[i]`; the last entry, more than every bound) and their sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LatencyHistogram {
+    pub counts: [u64; LATENCY_BUCKETS_MS.len() + 1],
+    /// The attempts' latencies added up, in microseconds.
+    pub sum_us: u64,
+}
+
+impl LatencyHistogram {
+    /// Attempts recorded.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+#[derive(Debug, Default)]
+struct AtomicHistogram {
+    counts: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl AtomicHistogram {
+    fn record(&self, latency: Duration) {
+        let ms = latency.as_millis();
+        let bucket = LATENCY_BUCKETS_MS
+            .iter()
+            .position(|&b| ms <= u128::from(b))
+            .unwrap_or(LATENCY_BUCKETS_MS.len());
+        bump(&self.counts[bucket]);
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> LatencyHistogram {
+        let mut out = LatencyHistogram::default();
+        for (o, c) in out.counts.iter_mut().zip(&self.counts) {
+            *o = c.load(Ordering::Relaxed);
+        }
+        out.sum_us = self.sum_us.load(Ordering::Relaxed);
+        out
+    }
+}
+
 /// Counters of one party's calls since start, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GuardStats {
@@ -447,6 +498,13 @@ pub struct GuardStats {
     pub rate_limit_waits: u64,
     /// Calls whose deadline passed while waiting for a slot.
     pub deadline_exceeded: u64,
+    /// Latency of the attempts the party answered with what was asked for.
+    pub latency_ok: LatencyHistogram,
+    /// Latency of the attempts the party answered with a refusal ([`Failure::Answered`]: not
+    /// found, rejected).
+    pub latency_refused: LatencyHistogram,
+    /// Latency of the failed attempts ([`Failure::Transient`] or [`Failure::Broken`]).
+    pub latency_failed: LatencyHistogram,
 }
 
 #[derive(Debug, Default)]
@@ -459,6 +517,9 @@ struct Counters {
     rate_limited: AtomicU64,
     rate_limit_waits: AtomicU64,
     deadline_exceeded: AtomicU64,
+    latency_ok: AtomicHistogram,
+    latency_refused: AtomicHistogram,
+    latency_failed: AtomicHistogram,
 }
 
 fn bump(c: &AtomicU64) {
@@ -556,6 +617,9 @@ impl Guard {
             rate_limited: get(&c.rate_limited),
             rate_limit_waits: get(&c.rate_limit_waits),
             deadline_exceeded: get(&c.deadline_exceeded),
+            latency_ok: c.latency_ok.snapshot(),
+            latency_refused: c.latency_refused.snapshot(),
+            latency_failed: c.latency_failed.snapshot(),
         }
     }
 
@@ -650,11 +714,16 @@ impl Guard {
         bump(&self.counters.attempts);
         let started = Instant::now();
         let result = attempt(number).await;
-        let latency_ms = started.elapsed().as_millis() as u64;
-        let (failed, code) = match &result {
-            Ok(_) => (false, "ok"),
-            Err(e) => (e.failure() != Failure::Answered, e.code()),
+        let latency = started.elapsed();
+        let latency_ms = latency.as_millis() as u64;
+        let (failed, code, histogram) = match &result {
+            Ok(_) => (false, "ok", &self.counters.latency_ok),
+            Err(e) if e.failure() == Failure::Answered => {
+                (false, e.code(), &self.counters.latency_refused)
+            }
+            Err(e) => (true, e.code(), &self.counters.latency_failed),
         };
+        histogram.record(latency);
         pending.record(failed);
         if failed {
             bump(&self.counters.failed_attempts);
@@ -879,6 +948,35 @@ mod tests {
         assert_eq!(stats.attempts, 6);
         assert_eq!(stats.retries, 4);
         assert_eq!(stats.failed_attempts, 5);
+        assert_eq!(stats.latency_ok.count(), 1);
+        assert_eq!(stats.latency_failed.count(), 5);
+        assert_eq!(stats.latency_refused.count(), 0);
+    }
+
+    #[tokio::test]
+    async fn every_attempt_lands_in_its_latency_bucket() {
+        let guard = Guard::new("test", &fast()).expect("guard");
+        for (pause_ms, outcome) in [(0, Ok(1)), (30, Ok(2)), (0, Err(Failure::Answered))] {
+            let r = guard
+                .run(Retry::Never, None, |_| async move {
+                    tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+                    outcome.map_err(Fail)
+                })
+                .await;
+            assert_eq!(r.is_ok(), outcome.is_ok());
+        }
+        let stats = guard.stats();
+        assert_eq!(stats.latency_ok.count(), 2);
+        assert_eq!(stats.latency_refused.count(), 1);
+        assert_eq!(stats.latency_failed, LatencyHistogram::default());
+        // The 30 ms attempt is counted past the 25 ms bound (the pause is latency to measure,
+        // not synchronisation).
+        let slow = LATENCY_BUCKETS_MS
+            .iter()
+            .position(|&b| b >= 30)
+            .expect("bucket");
+        assert!(stats.latency_ok.counts[slow..].iter().sum::<u64>() >= 1);
+        assert!(stats.latency_ok.sum_us >= 30_000);
     }
 
     #[tokio::test]

@@ -14,7 +14,8 @@
 pub mod guard;
 
 pub use guard::{
-    AttemptError, BreakerState, Failure, Guard, GuardConfig, GuardError, GuardStats, Retry,
+    AttemptError, BreakerState, Failure, Guard, GuardConfig, GuardError, GuardStats,
+    LATENCY_BUCKETS_MS, LatencyHistogram, Retry,
 };
 
 use std::path::PathBuf;
