@@ -142,9 +142,18 @@ impl ShepClient {
             bytes = bytes_received,
             "SHEP SendMessage answered."
         );
-        let answer = read_http_answer(response.status, &response.body)?;
+        let answer = read_http_answer(response.status, &response.body).map_err(|e| match e {
+            // Classified again by this channel's configured list, not the default table.
+            ShepError::Fault(mut info) => {
+                let transient = info.chain().any(|e| self.config.is_transient_code(&e.code));
+                info.transient = transient;
+                ShepError::Fault(info)
+            }
+            other => other,
+        })?;
         if !self.config.is_success(&answer.status.code) {
             return Err(ShepError::Status {
+                transient: self.config.is_transient_code(&answer.status.code),
                 code: answer.status.code,
                 message: answer.status.message,
             });

@@ -29,6 +29,11 @@ pub struct ShepConfig {
     /// `status/code` values that mean success; any other code is an error.
     #[serde(default = "default_success_status_codes")]
     pub success_status_codes: Vec<String>,
+    /// Status and fault (`ErrorInfo/errorCode`, at any `subError` depth) codes worth a retry of
+    /// a read: failures of SHEP or of the route, not of the request. Compared without case.
+    /// Default: [`crate::TRANSIENT_SHEP_CODES`] (inferred; set the connection agreement's list).
+    #[serde(default = "default_transient_error_codes")]
+    pub transient_error_codes: Vec<String>,
     /// Timeouts, trust store and client certificate for the endpoint.
     #[serde(default)]
     pub http: HttpConfig,
@@ -36,6 +41,13 @@ pub struct ShepConfig {
 
 fn default_success_status_codes() -> Vec<String> {
     vec![SUCCESS_STATUS_CODE.to_owned()]
+}
+
+fn default_transient_error_codes() -> Vec<String> {
+    crate::TRANSIENT_SHEP_CODES
+        .iter()
+        .map(|(code, _)| (*code).to_owned())
+        .collect()
 }
 
 impl ShepConfig {
@@ -51,8 +63,17 @@ impl ShepConfig {
             password: password.into(),
             soap_action: String::new(),
             success_status_codes: default_success_status_codes(),
+            transient_error_codes: default_transient_error_codes(),
             http: HttpConfig::default(),
         }
+    }
+
+    /// Whether `code` is one of [`ShepConfig::transient_error_codes`].
+    pub fn is_transient_code(&self, code: &str) -> bool {
+        let code = code.trim();
+        self.transient_error_codes
+            .iter()
+            .any(|c| c.trim().eq_ignore_ascii_case(code))
     }
 
     /// Whether `code` is one of [`ShepConfig::success_status_codes`].
@@ -70,6 +91,7 @@ impl fmt::Debug for ShepConfig {
             .field("password", &"<redacted>")
             .field("soap_action", &self.soap_action)
             .field("success_status_codes", &self.success_status_codes)
+            .field("transient_error_codes", &self.transient_error_codes)
             .field("http", &self.http)
             .finish()
     }

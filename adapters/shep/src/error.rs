@@ -13,8 +13,10 @@ use kuzet_transport::TransportError;
 ///
 /// *(inferred)* SHEP's error code list is not public (only `SCSS001`, success, is widely seen).
 /// These entries name the failure kinds a gateway reports for itself rather than for the
-/// request; they are unconfirmed. Check them against the connection agreement and edit this
-/// table, not the match arms.
+/// request; they are unconfirmed. They are the default of
+/// [`crate::ShepConfig::transient_error_codes`]: set the connection agreement's list there.
+/// A [`crate::ShepClient`] classifies with its configuration; this table is used only where no
+/// configuration is at hand (an answer read on its own).
 pub const TRANSIENT_SHEP_CODES: &[(&str, &str)] = &[
     (
         "SE001",
@@ -32,7 +34,7 @@ pub const TRANSIENT_SHEP_CODES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Whether SHEP's `code` is one of [`TRANSIENT_SHEP_CODES`].
+/// Whether SHEP's `code` is one of the default [`TRANSIENT_SHEP_CODES`].
 pub fn is_transient_shep_code(code: &str) -> bool {
     TRANSIENT_SHEP_CODES
         .iter()
@@ -53,6 +55,10 @@ pub struct ErrorInfo {
     pub session_id: Option<String>,
     /// Whether `errorData` was present (its content is never kept: it may hold personal data).
     pub has_error_data: bool,
+    /// On the outermost level: whether a code of this fault or of one of its causes is a
+    /// transient one (worth a retry of a read), by the client's configured list, else by
+    /// [`TRANSIENT_SHEP_CODES`]. `false` on the causes themselves.
+    pub transient: bool,
     /// `subError`: the cause, itself an `ErrorInfo`.
     pub sub_error: Option<Box<ErrorInfo>>,
 }
@@ -94,6 +100,8 @@ pub enum ShepError {
         code: String,
         /// `status/message`, shortened, long digit runs masked.
         message: String,
+        /// Whether `code` is a transient one (by the client's configured list).
+        transient: bool,
     },
     /// SHEP answered with a `SendMessageSendMessageFaultMsg` fault.
     #[error("SHEP fault {}: {}", .0.code, .0.message)]
@@ -137,8 +145,8 @@ impl ShepError {
             Self::Transport(e) => e.is_transient(),
             Self::HttpStatus { status } => matches!(status, 502..=504),
             Self::SoapFault { code, .. } => is_server_fault(code),
-            Self::Status { code, .. } => is_transient_shep_code(code),
-            Self::Fault(info) => info.chain().any(|e| is_transient_shep_code(&e.code)),
+            Self::Status { transient, .. } => *transient,
+            Self::Fault(info) => info.transient,
             Self::InvalidRequest(_)
             | Self::InvalidPayload(_)
             | Self::Signing(_)
@@ -203,6 +211,7 @@ mod tests {
         let status = |code: &str| ShepError::Status {
             code: code.into(),
             message: String::new(),
+            transient: is_transient_shep_code(code),
         };
         assert!(status("SE002").is_transient());
         assert!(!status("SE999").is_transient());

@@ -16,7 +16,7 @@ use time::macros::{format_description, offset};
 use uuid::Uuid;
 
 use crate::config::ShepConfig;
-use crate::error::{ErrorInfo, ShepError, short_message};
+use crate::error::{ErrorInfo, ShepError, is_transient_shep_code, short_message};
 use crate::xml::{self, Element};
 
 /// The SOAP 1.1 envelope namespace.
@@ -347,7 +347,10 @@ fn read_fault(fault: &Element) -> ShepError {
             .or_else(|| msg.child("errorInfo"))
             .unwrap_or(msg);
         if info.child("errorCode").is_some() {
-            return ShepError::Fault(Box::new(read_error_info(info, 0)));
+            let mut info = read_error_info(info, 0);
+            let transient = info.chain().any(|e| is_transient_shep_code(&e.code));
+            info.transient = transient;
+            return ShepError::Fault(Box::new(info));
         }
     }
     ShepError::SoapFault {
@@ -369,6 +372,7 @@ fn read_error_info(info: &Element, depth: usize) -> ErrorInfo {
         date: info.child_text("errorDate"),
         session_id: info.child_text("sessionId"),
         has_error_data: info.child("errorData").is_some(),
+        transient: false,
         sub_error,
     }
 }

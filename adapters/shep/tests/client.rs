@@ -185,3 +185,46 @@ fn the_client_refuses_a_configuration_it_cannot_use() {
     cfg.success_status_codes.clear();
     assert!(ShepClient::new(cfg, Arc::new(pki.signer())).is_err());
 }
+
+#[tokio::test]
+async fn the_transient_codes_are_the_configured_ones() {
+    let pki = TestPki::generate("a");
+    let (status_url, _) = spawn(pki.ca_der.clone(), Answer::Status).await;
+    let (fault_url, _) = spawn(pki.ca_der.clone(), Answer::Fault).await;
+    let with_codes = |url: &str, codes: &[&str]| {
+        let mut c = config(url);
+        c.transient_error_codes = codes.iter().map(|c| (*c).to_owned()).collect();
+        ShepClient::new(c, Arc::new(pki.signer())).unwrap()
+    };
+    // SE002 is transient by default; a channel whose agreement lists other codes says no.
+    let err = with_codes(&status_url, &["X-BUSY"])
+        .send(&fixed_request(), deadline())
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+    let err = with_codes(&status_url, &["se002"])
+        .send(&fixed_request(), deadline())
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "compared without case: {err}");
+    // A fault is transient when any level of it carries a listed code.
+    let ShepError::Fault(info) = client(&fault_url, &pki)
+        .send(&fixed_request(), deadline())
+        .await
+        .unwrap_err()
+    else {
+        panic!("a fault");
+    };
+    let codes: Vec<String> = info.chain().map(|e| e.code.clone()).collect();
+    let deepest = codes.last().expect("a code").clone();
+    let err = with_codes(&fault_url, &[deepest.as_str()])
+        .send(&fixed_request(), deadline())
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{codes:?}: {err}");
+    let err = with_codes(&fault_url, &[])
+        .send(&fixed_request(), deadline())
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{codes:?}: {err}");
+}
