@@ -29,7 +29,7 @@ fn people() -> Vec<Iin> {
     let mut day = 0i64;
     while out.len() < SUBJECTS {
         let date = time::macros::date!(1960 - 01 - 01) + time::Duration::days(day);
-        if let Some(iin) = Iin::synthesize(date, serial % 2 == 0, serial) {
+        if let Some(iin) = Iin::synthesize(date, serial.is_multiple_of(2), serial) {
             out.push(iin);
         }
         serial = serial.wrapping_add(1);
@@ -44,7 +44,11 @@ fn people() -> Vec<Iin> {
 fn draft(who: &Iin, n: usize) -> EntryDraft {
     let mut d = EntryDraft::new(
         Uuid::now_v7(),
-        if n % 2 == 0 { Kind::Out } else { Kind::In },
+        if n.is_multiple_of(2) {
+            Kind::Out
+        } else {
+            Kind::In
+        },
         "fcb",
         "credit-report",
         "underwriting",

@@ -60,7 +60,9 @@ async fn main() -> anyhow::Result<()> {
         serial += 1;
         let birth =
             time::macros::date!(1980 - 01 - 01) + time::Duration::days(i64::from(serial) * 37);
-        if let Some(iin) = kuzet_ident::Iin::synthesize(birth, serial % 2 == 0, 4000 + serial) {
+        if let Some(iin) =
+            kuzet_ident::Iin::synthesize(birth, serial.is_multiple_of(2), 4000 + serial)
+        {
             subjects.push(iin.expose().to_owned());
         }
     }

@@ -29,6 +29,8 @@ pub enum StartError {
     Registry(#[from] crate::registry::RegistryError),
     #[error("bureau adapter: {0}")]
     Fcb(String),
+    #[error("bureau reporting: {0}")]
+    Reporting(String),
     #[error("pension-centre adapter: {0}")]
     Gcvp(String),
     #[error("road-traffic adapter: {0}")]
@@ -74,6 +76,8 @@ pub struct App {
     pub contracts_source: String,
     /// The in-process mock parties, when `mock_upstreams` is on.
     pub mocks: Option<kuzet_mocks::server::MockServer>,
+    /// The scheduled bureau reporting job (over the same contracts, ledger, log and bureau).
+    pub reporter: Arc<crate::reporting::Reporter>,
 }
 
 /// Creates the data directory, readable by its owner only (it holds the master key, the
@@ -197,8 +201,22 @@ impl App {
         };
         let fcb = kuzet_fcb::FcbClient::new(config.fcb.clone())
             .map_err(|e| StartError::Fcb(e.to_string()))?;
+        let contracts = Arc::new(contracts);
+        // The same client (and so the same guard: rate limit, breaker) as the exchange API's.
+        let reporter = Arc::new(
+            crate::reporting::Reporter::new(
+                &options.data_dir,
+                contracts.clone(),
+                registry.clone(),
+                log.clone(),
+                fcb.clone(),
+                config.fcb.upload.clone(),
+                config.reporting.clone(),
+            )
+            .map_err(|e| StartError::Reporting(e.to_string()))?,
+        );
         let gateway = Arc::new(Gateway::new(
-            Arc::new(contracts),
+            contracts,
             registry,
             log,
             Upstreams::new(fcb, gcvp, traffic),
@@ -213,6 +231,7 @@ impl App {
             gateway,
             contracts_source,
             mocks,
+            reporter,
         })
     }
 

@@ -42,6 +42,9 @@ pub struct Config {
     /// The in-process mock parties of `kuzet serve --mock-upstreams`.
     #[serde(default)]
     pub mocks: MocksConfig,
+    /// The scheduled bureau reporting (`kuzet report run`, and the schedule in `serve`).
+    #[serde(default)]
+    pub reporting: crate::reporting::ReportingConfig,
 }
 
 /// The in-process mock parties (`--mock-upstreams` only; ignored otherwise).
@@ -188,6 +191,7 @@ impl Default for Config {
             traffic: default_traffic(),
             shep_signer: None,
             mocks: MocksConfig::default(),
+            reporting: crate::reporting::ReportingConfig::default(),
         }
     }
 }
@@ -247,6 +251,10 @@ impl Config {
     /// Parses a configuration text.
     pub fn parse(text: &str) -> Result<Self, String> {
         let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        let problems = config.reporting.problems(config.fcb.upload.max_records);
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
         if config.log.backend != "sqlite" {
             return Err(format!(
                 "log.backend: {:?} is not supported (supported: \"sqlite\")",
@@ -276,6 +284,7 @@ mod tests {
         assert_eq!(example.mocks.listen, defaults.mocks.listen);
         assert_eq!(example.gcvp, defaults.gcvp);
         assert_eq!(example.traffic, defaults.traffic);
+        assert_eq!(example.reporting, defaults.reporting);
         assert!(example.shep_signer.is_none());
     }
 

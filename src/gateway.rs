@@ -197,13 +197,13 @@ impl Gateway {
         if new.granted_at > now + GRANTED_AT_SKEW {
             return Err(AppError::invalid_value("granted_at", "lies in the future"));
         }
-        if let Some(expires) = new.expires_at {
-            if expires <= new.granted_at {
-                return Err(AppError::invalid_value(
-                    "expires_at",
-                    "must be later than granted_at",
-                ));
-            }
+        if let Some(expires) = new.expires_at
+            && expires <= new.granted_at
+        {
+            return Err(AppError::invalid_value(
+                "expires_at",
+                "must be later than granted_at",
+            ));
         }
         let mut recipients = new.recipients;
         recipients.sort();
@@ -281,13 +281,13 @@ impl Gateway {
             subject: None,
             consent_id: None,
         };
-        if let Some(r) = ctx.reference {
-            if r.len() > 128 {
-                return Err(AppError::invalid_value(
-                    "reference",
-                    "longer than 128 characters",
-                ));
-            }
+        if let Some(r) = ctx.reference
+            && r.len() > 128
+        {
+            return Err(AppError::invalid_value(
+                "reference",
+                "longer than 128 characters",
+            ));
         }
 
         // The caller and the purpose.

@@ -15,5 +15,6 @@ pub mod config;
 pub mod contract;
 pub mod gateway;
 pub mod registry;
+pub mod reporting;
 pub mod transfer_log;
 pub mod upstream;

@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The scheduled bureau reporting: the lender's loan contracts to the First Credit Bureau.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Run the mock parties as a standalone server (with the control endpoint
     /// /__mock/faults and the journal /__mock/journal).
     Mocks {
@@ -127,6 +132,36 @@ enum ContractsCommand {
 enum LogCommand {
     /// Verify the hash chain; exit 1 naming the first bad seq.
     Verify,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// One reporting run now: exit 0 when every contract was accepted, 2 when some lines were
+    /// refused or some records rejected (summary printed), 1 when the run failed.
+    Run {
+        /// The loan system's export: one contract per line (JSON Lines; see README).
+        #[arg(long)]
+        source: PathBuf,
+        /// Validate, enforce, detect changes and build the zipped batches; send, record and
+        /// log nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Records per uploaded file (overrides reporting.batch_size).
+        #[arg(long)]
+        batch_size: Option<usize>,
+        /// Tests only: die at this point of the first batch, to prove that a rerun resumes.
+        #[arg(long, hide = true, value_enum)]
+        crash_at: Option<kuzet::reporting::CrashPoint>,
+    },
+    /// Recent runs and their outcomes, and any batch still waiting for the bureau.
+    Status {
+        /// How many runs to show.
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -220,6 +255,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+        Command::Report { command } => {
+            let mut config = load_config(cli.config.as_ref())?;
+            if let ReportCommand::Run {
+                batch_size: Some(n),
+                ..
+            } = &command
+            {
+                config.reporting.batch_size = *n;
+                let problems = config.reporting.problems(config.fcb.upload.max_records);
+                if !problems.is_empty() {
+                    bail!("{}", problems.join("; "));
+                }
+            }
+            report(cli.data, config, command)
+        }
         Command::Config {
             command: ConfigCommand::Example,
         } => {
@@ -360,6 +410,13 @@ fn clients(registry: &SqliteRegistry, command: ClientsCommand) -> anyhow::Result
 
 async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::Result<()> {
     let listen = config.server.listen;
+    let schedule = match (&config.reporting.schedule, &config.reporting.source) {
+        (Some(expr), Some(source)) => Some((
+            kuzet::reporting::schedule::parse(expr).map_err(anyhow::Error::msg)?,
+            source.clone(),
+        )),
+        _ => None,
+    };
     let app = App::build(AppOptions {
         data_dir: data.clone(),
         config,
@@ -387,9 +444,15 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
     if !demo.is_empty() {
         print_demo(&addr, &demo);
     }
+    let reporting = schedule.map(|(cron, source)| {
+        kuzet::reporting::schedule::spawn(app.reporter.clone(), cron, source)
+    });
     axum::serve(listener, app.router.clone())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    if let Some(task) = reporting {
+        task.abort();
+    }
     tracing::info!("kuzet stopped.");
     Ok(())
 }
@@ -439,4 +502,232 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+fn report(data: PathBuf, config: Config, command: ReportCommand) -> anyhow::Result<ExitCode> {
+    use kuzet::reporting::{Event, RunOptions, Trigger};
+    use std::io::IsTerminal;
+    init_tracing_quiet();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let app = App::build(AppOptions {
+            data_dir: data,
+            config,
+            mock_upstreams: false,
+        })
+        .await?;
+        match command {
+            ReportCommand::Status { limit, json } => report_status(&app, limit, json),
+            ReportCommand::Run {
+                source,
+                dry_run,
+                crash_at,
+                ..
+            } => {
+                let options = RunOptions {
+                    source,
+                    dry_run,
+                    trigger: Trigger::Cli,
+                    crash_at,
+                };
+                let bar = std::io::stderr().is_terminal().then(|| {
+                    let bar = indicatif::ProgressBar::new(0);
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    );
+                    bar
+                });
+                let plain = bar.is_none();
+                let say = |line: &str| match &bar {
+                    Some(b) => b.println(line),
+                    None => eprintln!("{line}"),
+                };
+                let watch = |event: Event<'_>| match event {
+                    Event::Started { bytes } => {
+                        if let Some(b) = &bar {
+                            b.set_length(bytes);
+                        } else {
+                            eprintln!("reading {bytes} bytes");
+                        }
+                    }
+                    Event::Read { bytes, counts } => {
+                        let msg = format!(
+                            "read {} · refused {} · unchanged {} · sent {}",
+                            counts.read, counts.invalid, counts.unchanged, counts.sent
+                        );
+                        match &bar {
+                            Some(b) => {
+                                b.set_position(bytes);
+                                b.set_message(msg);
+                            }
+                            None => eprintln!("{msg}"),
+                        }
+                    }
+                    Event::Refused(r) => say(&format!("refused {r}")),
+                    Event::Batch(b) => {
+                        let line = match (&b.id, &b.bureau_batch_id) {
+                            (None, _) => format!(
+                                "batch (dry run): {} records, {} bytes zipped",
+                                b.records, b.zipped_bytes
+                            ),
+                            (Some(id), Some(bureau)) => format!(
+                                "batch {id}{}: {} records, bureau batch {bureau}: {} accepted, {} rejected",
+                                if b.resumed { " (resumed)" } else { "" },
+                                b.records,
+                                b.accepted,
+                                b.rejected
+                            ),
+                            (Some(id), None) => {
+                                format!("batch {id}: {} records, not taken by the bureau", b.records)
+                            }
+                        };
+                        if plain || b.id.is_some() {
+                            say(&line);
+                        }
+                    }
+                    Event::Note(n) => say(&format!("note: {n}")),
+                };
+                let result = app.reporter.run(&options, &watch).await;
+                if let Some(b) = &bar {
+                    b.finish_and_clear();
+                }
+                let report = match result {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                };
+                print_report(&report, dry_run);
+                Ok(ExitCode::from(report.status.exit_code()))
+            }
+        }
+    })
+}
+
+fn print_report(r: &kuzet::reporting::RunReport, dry_run: bool) {
+    let c = &r.counts;
+    let run = r
+        .run_id
+        .map_or("dry run".to_owned(), |id| format!("run {id}"));
+    println!(
+        "{run}: {} — read {}, refused {}, unchanged {}, {} {}, accepted {}, rejected {}",
+        r.status.as_str(),
+        c.read,
+        c.invalid,
+        c.unchanged,
+        if dry_run { "would send" } else { "sent" },
+        c.sent,
+        c.accepted,
+        c.rejected
+    );
+    if !r.refusals.is_empty() {
+        println!("refused lines:");
+        for refusal in &r.refusals {
+            println!("  {refusal}");
+        }
+    }
+    if !r.rejections.is_empty() {
+        println!("rejected by the bureau:");
+        for (code, msg) in &r.rejections {
+            println!("  {code}: {msg}");
+        }
+    }
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+    if let Some(f) = &r.failure {
+        println!("failed: {f}");
+    }
+}
+
+fn report_status(app: &App, limit: u32, json: bool) -> anyhow::Result<ExitCode> {
+    let store = app.reporter.store();
+    let runs = store.recent_runs(limit)?;
+    let waiting = store.unfinished_batches()?;
+    if json {
+        let batches: Vec<serde_json::Value> = waiting
+            .iter()
+            .map(|b| {
+                serde_json::json!({"batch": b.id, "run": b.run_id, "state": b.state.as_str(),
+                    "records": b.records, "bureau_batch_id": b.bureau_batch_id})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "runs": runs, "waiting_batches": batches,
+                "accepted_contracts": store.accepted_contracts()?,
+            }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if runs.is_empty() {
+        println!("no reporting run yet");
+    } else {
+        println!(
+            "{:>5} {:<20} {:<8} {:<8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8}  MESSAGE",
+            "RUN",
+            "STARTED (UTC)",
+            "TRIGGER",
+            "STATUS",
+            "READ",
+            "REFUSED",
+            "UNCHANGED",
+            "SENT",
+            "ACCEPTED",
+            "REJECTED"
+        );
+        let fmt =
+            time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+        for r in &runs {
+            println!(
+                "{:>5} {:<20} {:<8} {:<8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8}  {}",
+                r.id,
+                r.started_at.format(fmt).unwrap_or_default(),
+                r.trigger,
+                r.status,
+                r.read,
+                r.invalid,
+                r.unchanged,
+                r.sent,
+                r.accepted,
+                r.rejected,
+                r.message.as_deref().unwrap_or("")
+            );
+        }
+    }
+    for b in &waiting {
+        println!(
+            "batch {} (run {}) is {}: {} records{}",
+            b.id,
+            b.run_id,
+            b.state.as_str(),
+            b.records,
+            b.bureau_batch_id
+                .as_deref()
+                .map(|id| format!(", bureau batch {id}; the next run polls it"))
+                .unwrap_or_default()
+        );
+    }
+    println!(
+        "contracts the bureau has accepted: {}",
+        store.accepted_contracts()?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Warnings and errors only: the command's own output is the report.
+fn init_tracing_quiet() {
+    use tracing_subscriber::EnvFilter;
+    // The gateway's start-up notices (no SHEP signer, …) are not this command's business.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,kuzet::app=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

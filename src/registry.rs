@@ -150,6 +150,13 @@ pub trait Registry: Send + Sync + 'static {
     /// The active (unrevoked) client holding this token.
     fn client_by_token(&self, token: &str) -> Result<Option<Client>, RegistryError>;
     fn add_consent(&self, consent: &Consent) -> Result<(), RegistryError>;
+    /// Adds many consents at once (an import): all or none.
+    fn add_consents(&self, consents: &[Consent]) -> Result<(), RegistryError> {
+        for c in consents {
+            self.add_consent(c)?;
+        }
+        Ok(())
+    }
     fn consent(&self, id: Uuid) -> Result<Option<Consent>, RegistryError>;
     /// Marks a consent withdrawn. The record stays: it is evidence (policy 4.1 P4).
     fn revoke_consent(
@@ -405,28 +412,36 @@ impl Registry for SqliteRegistry {
     }
 
     fn add_consent(&self, k: &Consent) -> Result<(), RegistryError> {
+        self.add_consents(std::slice::from_ref(k))
+    }
+
+    fn add_consents(&self, consents: &[Consent]) -> Result<(), RegistryError> {
         self.with(|c| {
-            c.execute(
-                &format!(
+            let tx = c.unchecked_transaction()?;
+            {
+                let mut st = tx.prepare_cached(&format!(
                     "INSERT INTO consents ({CONSENT_COLUMNS}) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-                ),
-                params![
-                    k.id.as_bytes().as_slice(),
-                    k.subject.as_slice(),
-                    k.subject_masked,
-                    list_to_text(&k.recipients),
-                    list_to_text(&k.purposes),
-                    micros(k.granted_at),
-                    k.channel.as_str(),
-                    k.evidence,
-                    k.expires_at.map(micros),
-                    micros(k.recorded_at),
-                    k.recorded_by,
-                    k.revoked_at.map(micros),
-                    k.revoked_by,
-                ],
-            )?;
+                ))?;
+                for k in consents {
+                    st.execute(params![
+                        k.id.as_bytes().as_slice(),
+                        k.subject.as_slice(),
+                        k.subject_masked,
+                        list_to_text(&k.recipients),
+                        list_to_text(&k.purposes),
+                        micros(k.granted_at),
+                        k.channel.as_str(),
+                        k.evidence,
+                        k.expires_at.map(micros),
+                        micros(k.recorded_at),
+                        k.recorded_by,
+                        k.revoked_at.map(micros),
+                        k.revoked_by,
+                    ])?;
+                }
+            }
+            tx.commit()?;
             Ok(())
         })
     }

@@ -47,13 +47,13 @@ async fn invalid_iins_are_422_invalid_iin() {
             a.body
         );
         assert_eq!(a.body["error"]["fields"], json!(["subject.iin"]));
-        if let Some(s) = iin.as_str() {
-            if !s.is_empty() {
-                assert!(
-                    !a.body.to_string().contains(s),
-                    "the value must not be echoed"
-                );
-            }
+        if let Some(s) = iin.as_str()
+            && !s.is_empty()
+        {
+            assert!(
+                !a.body.to_string().contains(s),
+                "the value must not be echoed"
+            );
         }
     }
     assert_eq!(app.mock().calls(), 0);

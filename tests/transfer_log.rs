@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 fn person(n: u16) -> Iin {
     (n.wrapping_mul(7)..)
-        .find_map(|s| Iin::synthesize(time::macros::date!(1987 - 05 - 25), n % 2 == 0, s))
+        .find_map(|s| Iin::synthesize(time::macros::date!(1987 - 05 - 25), n.is_multiple_of(2), s))
         .expect("some serial has a check digit")
 }
 

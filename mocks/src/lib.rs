@@ -27,6 +27,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod contracts_source;
 pub mod control;
 pub mod fcb;
 pub mod server;

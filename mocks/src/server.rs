@@ -49,6 +49,8 @@ pub struct MockServer {
     pub registries: PartyKnobs,
     /// The control endpoint's parties and the journal.
     pub control: Control,
+    /// The batches the bureau's upload service received (with their contract codes).
+    pub uploads: crate::fcb::Uploads,
 }
 
 impl MockServer {
@@ -79,6 +81,7 @@ pub async fn spawn(options: MockServerOptions) -> io::Result<MockServer> {
     // registry's (the mock routes by `serviceId` first); one set for `shep` is the channel's and
     // reaches both.
     let registries = PartyKnobs::default();
+    let uploads = options.fcb.uploads.clone();
     let control = Control::default()
         .with_party("fcb", fcb_knobs.clone())
         .with_party("gcvp", registries.gcvp.clone())
@@ -111,5 +114,6 @@ pub async fn spawn(options: MockServerOptions) -> io::Result<MockServer> {
         shep: shep_knobs,
         registries,
         control,
+        uploads,
     })
 }

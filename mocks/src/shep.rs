@@ -661,10 +661,10 @@ fn parse_call(body: &[u8]) -> Result<ShepCall, &'static str> {
                 }
             }
             Event::End(_) => {
-                if path == DATA {
-                    if let Some(raw) = data_start.and_then(|start| body.get(start..before)) {
-                        call.raw_data = String::from_utf8_lossy(raw).into_owned();
-                    }
+                if path == DATA
+                    && let Some(raw) = data_start.and_then(|start| body.get(start..before))
+                {
+                    call.raw_data = String::from_utf8_lossy(raw).into_owned();
                 }
                 let value = std::mem::take(&mut text).trim().to_owned();
                 let under = |prefix: &[&str]| {

@@ -529,7 +529,7 @@ fn vehicle_body(key: &Key, reserved: Reserved) -> String {
     el(&mut x, "result", "passed");
     x.push_str("</tr:inspection>");
 
-    if seed % 3 == 0 {
+    if seed.is_multiple_of(3) {
         person_xml(&mut x, "owner", &user);
     } else {
         x.push_str("<tr:owner>");

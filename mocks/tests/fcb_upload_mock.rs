@@ -145,3 +145,38 @@ async fn faults_answer_in_the_operations_envelope() {
     assert_eq!(bureau_code(&answer), Some("1101"));
     assert_eq!(mock.calls(), 2);
 }
+
+#[tokio::test]
+async fn a_batch_remembers_its_contracts_in_file_order() {
+    let uploads = Uploads::default();
+    let mock = fcb::spawn(FcbMockOptions {
+        uploads: uploads.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = mock.url(DATAPUMP_PATH);
+    let contract = |operation: &str, code: &str| {
+        format!(
+            r#"<Contract operation="{operation}"><General><ContractCode>{code}</ContractCode><ContractPhase id="4"/><Subjects><Subject roleId="1"><Entity><Individual><Identifications><Identification typeId="14" rank="1"><Number>870525301012</Number></Identification></Identifications></Individual></Entity></Subject></Subjects></General></Contract>"#
+        )
+    };
+    let records = format!(
+        r#"<?xml version="1.0"?><Records xmlns="http://www.datapump.cig.com">{}{}</Records>"#,
+        contract("1", "C-NEW"),
+        contract("2", "C-CHANGED"),
+    );
+    let (status, answer) = post(&url, upload(&zip_of(&[("r.xml", records.as_bytes())]), "3")).await;
+    assert_eq!(status, 200);
+    assert!(answer.contains(r#"RecordCount="2""#), "{answer}");
+
+    let batches = uploads.batches();
+    assert_eq!(batches.len(), 1);
+    let batch = &batches[0];
+    assert_eq!(batch.record_count, 2);
+    assert_eq!(
+        batch.contracts,
+        [("C-NEW".to_owned(), 1), ("C-CHANGED".to_owned(), 2)]
+    );
+    assert_eq!(batch.accepted(), 2, "{:?}", batch.rejections);
+}

@@ -793,15 +793,15 @@ fn parse_operation(
         .required(op, entry, span, "receive")
         .and_then(|v| diag.strings(op, "receive", v));
 
-    if let Some(clause) = &clause {
-        if !ctx.clauses.contains(&clause.value) {
-            let message = format!(
-                "clause \"{}\" is not one of the recipient's clauses ({})",
-                clause.value,
-                ctx.clauses.join(", ")
-            );
-            diag.at(&clause.span, op, message);
-        }
+    if let Some(clause) = &clause
+        && !ctx.clauses.contains(&clause.value)
+    {
+        let message = format!(
+            "clause \"{}\" is not one of the recipient's clauses ({})",
+            clause.value,
+            ctx.clauses.join(", ")
+        );
+        diag.at(&clause.span, op, message);
     }
 
     let mut roles = Vec::new();
@@ -874,10 +874,10 @@ fn parse_operation(
             }
         });
 
-    if let Some((list, list_span)) = &send {
-        if list.is_empty() {
-            diag.at(list_span, op, "\"send\" is empty".to_owned());
-        }
+    if let Some((list, list_span)) = &send
+        && list.is_empty()
+    {
+        diag.at(list_span, op, "\"send\" is empty".to_owned());
     }
     let send = send.map(|(list, _)| list).unwrap_or_default();
     let receive = receive.unwrap_or_default();

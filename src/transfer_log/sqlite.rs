@@ -162,10 +162,10 @@ fn checkpoint(conn: &Connection) {
         })
         .ok()
     };
-    if let Some(log_pages) = pass("PASSIVE") {
-        if log_pages > WAL_RESTART_PAGES {
-            pass("RESTART");
-        }
+    if let Some(log_pages) = pass("PASSIVE")
+        && log_pages > WAL_RESTART_PAGES
+    {
+        pass("RESTART");
     }
 }
 

@@ -121,10 +121,10 @@ pub fn verify_data_dir(data_dir: &Path) -> Result<VerifySummary, VerifyError> {
             format!("entry missing: the next stored entry is seq {}", mid + 1),
         )));
     }
-    if let Some(p) = b.first_prev {
-        if p != a_span.prev {
-            return Err(VerifyError::Broken(failure(mid + 1, UNLINKED)));
-        }
+    if let Some(p) = b.first_prev
+        && p != a_span.prev
+    {
+        return Err(VerifyError::Broken(failure(mid + 1, UNLINKED)));
     }
     let b_span = b.result.map_err(VerifyError::Broken)?;
     b.scanned?;

@@ -39,7 +39,7 @@ pub use upload::{
     COMMUNICATION_MOBILE, CollateralKind, ContractPhase, DATAPUMP_RECORDS_NS, Gender,
     IDENTIFICATION_ID_CARD, IDENTIFICATION_IIN, IdDocument, RECORDS_ENTRY_NAME, ROLE_BORROWER,
     RecordMessage, UploadAddress, UploadAnswer, UploadBorrower, UploadCollateral, UploadContract,
-    UploadOperation, build_records_xml, format_minor, zip_records,
+    UploadOperation, build_records_xml, check_upload_contract, format_minor, zip_records,
 };
 pub use values::{
     InvalidValue, parse_amount, parse_count, parse_date, parse_datetime, parse_rate_bps,

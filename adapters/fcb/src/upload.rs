@@ -437,6 +437,16 @@ fn check_text(index: usize, field: &str, value: &str) -> Result<(), FcbError> {
     Ok(())
 }
 
+/// Checks one contract the way [`build_records_xml`] checks each of a batch's (so that a
+/// caller can refuse a bad record alone instead of a whole file): the reason names the field,
+/// never a value.
+pub fn check_upload_contract(c: &UploadContract) -> Result<(), String> {
+    check_contract(0, c).map_err(|e| match e {
+        FcbError::InvalidUpload(m) => m.strip_prefix("record 0: ").unwrap_or(&m).to_owned(),
+        other => other.to_string(),
+    })
+}
+
 fn check_contract(i: usize, c: &UploadContract) -> Result<(), FcbError> {
     check_text(i, "contract_code", &c.contract_code)?;
     if c.contract_code.chars().count() > MAX_CODE_CHARS {

@@ -335,12 +335,12 @@ mod tests {
                 .map(|(d, w)| u32::from(*d) * w)
                 .sum::<u32>()
                 % 11;
-            if w1 == 10 {
-                if let Some(c) = check_digit(&first11) {
-                    assert!(Iin::parse(&format!("{s}{c}")).is_ok());
-                    found = true;
-                    break;
-                }
+            if w1 == 10
+                && let Some(c) = check_digit(&first11)
+            {
+                assert!(Iin::parse(&format!("{s}{c}")).is_ok());
+                found = true;
+                break;
             }
         }
         assert!(found);

@@ -53,10 +53,11 @@ fn element(e: &Element, rendered: &mut Vec<(String, String)>, out: &mut Vec<u8>)
     let own_prefix = e.prefix.clone().unwrap_or_default();
     used.push((own_prefix, e.ns.clone().unwrap_or_default()));
     for a in &e.attrs {
-        if let (Some(p), Some(ns)) = (&a.prefix, &a.ns) {
-            if p != "xml" && !used.iter().any(|(q, _)| q == p) {
-                used.push((p.clone(), ns.clone()));
-            }
+        if let (Some(p), Some(ns)) = (&a.prefix, &a.ns)
+            && p != "xml"
+            && !used.iter().any(|(q, _)| q == p)
+        {
+            used.push((p.clone(), ns.clone()));
         }
     }
     used.sort_by(|a, b| a.0.cmp(&b.0));

@@ -376,12 +376,12 @@ impl Breaker {
     /// Gives back an admission whose call never finished (the caller went away), so that a
     /// probe slot is not lost.
     pub fn abandon(&mut self, admission: Admission) {
-        if admission.probe {
-            if let State::HalfOpen { in_flight } = self.state {
-                self.state = State::HalfOpen {
-                    in_flight: in_flight.saturating_sub(1),
-                };
-            }
+        if admission.probe
+            && let State::HalfOpen { in_flight } = self.state
+        {
+            self.state = State::HalfOpen {
+                in_flight: in_flight.saturating_sub(1),
+            };
         }
     }
 }

@@ -14,7 +14,8 @@
 //!    `Records` document with at least one `Contract` → bureau error 1101 with a message
 //!    saying which;
 //! 6. otherwise a new batch (`Batch@Id` counting up from 1001, `StatusId` 1 "Received",
-//!    `RecordCount`), whose records are judged one by one:
+//!    `RecordCount`) that remembers every record's `ContractCode` and `operation` in file
+//!    order ([`MockBatch::contracts`], for tests), and whose records are judged one by one:
 //!    - `operation` other than 1 or 2 → message 3001;
 //!    - no `ContractCode` → message 3002 about the batch (the record cannot be named);
 //!    - the same `ContractCode` twice in the file → message 3005 on the second;
@@ -85,6 +86,8 @@ pub struct MockBatch {
     pub rejections: Vec<(Option<String>, i32, String)>,
     /// `GetBatchStatus2` calls answered for this batch so far.
     pub polls: u32,
+    /// Every record of the uploaded file, in file order: (ContractCode, Contract@operation). A record without a ContractCode has an empty code; an unreadable operation is 0.
+    pub contracts: Vec<(String, u32)>,
 }
 
 impl MockBatch {
@@ -128,13 +131,19 @@ impl Uploads {
         self.lock().get(id).cloned()
     }
 
-    fn add(&self, record_count: u32, rejections: Vec<(Option<String>, i32, String)>) -> MockBatch {
+    fn add(
+        &self,
+        record_count: u32,
+        rejections: Vec<(Option<String>, i32, String)>,
+        contracts: Vec<(String, u32)>,
+    ) -> MockBatch {
         let id = (1001 + self.inner.next_id.fetch_add(1, Ordering::Relaxed)).to_string();
         let batch = MockBatch {
             id: id.clone(),
             record_count,
             rejections,
             polls: 0,
+            contracts,
         };
         self.lock().insert(id, batch.clone());
         batch
@@ -408,6 +417,23 @@ fn parse_records(xml: &[u8]) -> Result<Vec<UploadedRecord>, Garbage> {
     Ok(records)
 }
 
+/// Every record's (ContractCode, operation), in file order: an empty code when there is none,
+/// operation 0 when it is missing or not a number.
+fn contracts_of(records: &[UploadedRecord]) -> Vec<(String, u32)> {
+    records
+        .iter()
+        .map(|record| {
+            let code = record.contract_code.clone().unwrap_or_default();
+            let operation = record
+                .operation
+                .as_deref()
+                .and_then(|o| o.parse::<u32>().ok())
+                .unwrap_or(0);
+            (code, operation)
+        })
+        .collect()
+}
+
 /// The per-record rejections of a file, in record order.
 fn judge(records: &[UploadedRecord]) -> Vec<(Option<String>, i32, String)> {
     let mut out = Vec::new();
@@ -527,6 +553,7 @@ pub(crate) fn sample_upload_envelope() -> String {
         record_count: 1,
         rejections: Vec::new(),
         polls: 0,
+        contracts: Vec::new(),
     };
     batch_envelope(Operation::Upload, &batch, (1, "Received"), false)
 }
@@ -572,8 +599,9 @@ fn upload(req: &DatapumpRequest, uploads: &Uploads) -> Response {
             Err(garbage) => return bureau_error(op, 1101, garbage),
         };
     let rejections = judge(&records);
+    let contracts = contracts_of(&records);
     let count = u32::try_from(records.len()).unwrap_or(u32::MAX);
-    let batch = uploads.add(count, rejections);
+    let batch = uploads.add(count, rejections, contracts);
     tracing::debug!(batch = %batch.id, records = count, "Bureau mock received a batch.");
     let mut response = xml_response(
         StatusCode::OK,
@@ -640,6 +668,17 @@ mod tests {
         assert_eq!(
             codes,
             [(Some("B"), 3004), (Some("C"), 3003), (Some("A"), 3005)]
+        );
+        let contracts = contracts_of(&records);
+        let contracts: Vec<(&str, u32)> = contracts.iter().map(|(c, o)| (c.as_str(), *o)).collect();
+        assert_eq!(contracts, [("A", 1), ("B", 1), ("C", 1), ("A", 3)]);
+        let odd = parse_records(
+            br#"<Records xmlns="http://www.datapump.cig.com"><Contract operation="x"><General/></Contract><Contract><General><ContractCode>D</ContractCode></General></Contract></Records>"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            contracts_of(&odd),
+            [(String::new(), 0), ("D".to_owned(), 0)]
         );
     }
 }

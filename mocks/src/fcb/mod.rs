@@ -27,7 +27,7 @@
 //!
 //! This module never logs request values: tracing carries only codes and masked IINs.
 
-mod datapump;
+pub mod datapump;
 mod people;
 mod report;
 mod request;
@@ -408,10 +408,10 @@ fn answer(state: &FcbState, req: &request::GetReport) -> Response {
     if !creds_ok {
         return bureau_error(1104);
     }
-    if let Some(c) = req.culture.as_deref() {
-        if !matches!(c, "ru-RU" | "kk-KZ" | "en-US") {
-            return bureau_error(1103);
-        }
+    if let Some(c) = req.culture.as_deref()
+        && !matches!(c, "ru-RU" | "kk-KZ" | "en-US")
+    {
+        return bureau_error(1103);
     }
     let numeric = |v: &Option<String>| {
         v.as_deref()

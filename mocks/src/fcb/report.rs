@@ -93,7 +93,7 @@ impl fmt::Display for Kzt {
         }
         let digits = tenge.to_string();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 f.write_char(' ')?;
             }
             f.write_char(c)?;
@@ -352,7 +352,7 @@ fn make_contract(rng: &mut Rng, idx: usize, open: bool, profile: Profile) -> Con
     let instalment = if card { total / 20 } else { periodic };
     let in_contract: Vec<usize> = (0..24).filter(|&i| calendar[i].days.is_some()).collect();
     // A past episode, settled since: some months late, then back to 0.
-    if in_contract.len() > 4 && (idx % 3 == 0 || rng.chance(20)) {
+    if in_contract.len() > 4 && (idx.is_multiple_of(3) || rng.chance(20)) {
         // Never the first month of the contract: nothing can be late yet.
         let pos = in_contract[usize::try_from(
             rng.range(1, i64::try_from(in_contract.len() - 4).unwrap_or(1)),
