@@ -593,6 +593,7 @@ impl Reporter {
         let mut first_seen: HashMap<String, u64> = HashMap::new();
         let mut pending: Vec<Ready> = Vec::with_capacity(self.config.batch_size);
         let mut last_report = Instant::now();
+        let mut building: Option<Building> = None;
         loop {
             line.clear();
             let n = reader
@@ -644,8 +645,12 @@ impl Reporter {
                 }
             }
             if pending.len() >= self.config.batch_size {
-                self.send(std::mem::take(&mut pending), options, report, watch)
-                    .await?;
+                let batch = std::mem::take(&mut pending);
+                if options.dry_run {
+                    self.dry_batch(batch, &mut building, report, watch).await?;
+                } else {
+                    self.send(batch, options, report, watch).await?;
+                }
             }
             if last_report.elapsed() >= Duration::from_millis(200) {
                 last_report = Instant::now();
@@ -656,8 +661,14 @@ impl Reporter {
             }
         }
         if !pending.is_empty() {
-            self.send(pending, options, report, watch).await?;
+            if options.dry_run {
+                self.dry_batch(pending, &mut building, report, watch)
+                    .await?;
+            } else {
+                self.send(pending, options, report, watch).await?;
+            }
         }
+        finish_building(building.take(), report, watch).await?;
         watch(Event::Read {
             bytes: offset,
             counts: &report.counts,
@@ -727,6 +738,39 @@ impl Reporter {
         })
     }
 
+    /// A dry run's batch: built and zipped on a blocking thread while the next lines are read
+    /// (at most one batch in the making, so memory stays bounded); `building` holds it, and the
+    /// one before is finished first.
+    async fn dry_batch(
+        &self,
+        batch: Vec<Ready>,
+        building: &mut Option<Building>,
+        report: &mut RunReport,
+        watch: &(dyn Fn(Event<'_>) + Send + Sync),
+    ) -> Result<(), String> {
+        finish_building(building.take(), report, watch).await?;
+        let contracts: Vec<UploadContract> = batch.into_iter().map(|r| r.contract).collect();
+        let codes = self.upload_codes.clone();
+        report.counts.sent += contracts.len() as u64;
+        *building = Some(tokio::task::spawn_blocking(move || {
+            let xml = kuzet_fcb::build_records_xml(&codes, &contracts)
+                .map_err(|e| format!("building a batch failed: {e}"))?;
+            let zipped =
+                kuzet_fcb::zip_records(&xml).map_err(|e| format!("zipping a batch failed: {e}"))?;
+            Ok(BatchReport {
+                id: None,
+                records: contracts.len(),
+                bureau_batch_id: None,
+                transfer_id: None,
+                accepted: 0,
+                rejected: 0,
+                zipped_bytes: zipped.len(),
+                resumed: false,
+            })
+        }));
+        Ok(())
+    }
+
     /// One batch, from recording it to the bureau's final word (step 5).
     async fn send(
         &self,
@@ -741,26 +785,6 @@ impl Reporter {
             .flat_map(|r| r.fields.iter().map(String::as_str))
             .collect();
         let codes: Vec<String> = contracts.iter().map(|c| c.contract_code.clone()).collect();
-        if options.dry_run {
-            let xml = kuzet_fcb::build_records_xml(&self.upload_codes, &contracts)
-                .map_err(|e| format!("building a batch failed: {e}"))?;
-            let zipped =
-                kuzet_fcb::zip_records(&xml).map_err(|e| format!("zipping a batch failed: {e}"))?;
-            report.counts.sent += contracts.len() as u64;
-            let b = BatchReport {
-                id: None,
-                records: contracts.len(),
-                bureau_batch_id: None,
-                transfer_id: None,
-                accepted: 0,
-                rejected: 0,
-                zipped_bytes: zipped.len(),
-                resumed: false,
-            };
-            watch(Event::Batch(&b));
-            report.batches.push(b);
-            return Ok(());
-        }
         let run_id = report.run_id.unwrap_or(0);
         let records: Vec<store::BatchRecord> = batch
             .iter()
@@ -1020,6 +1044,25 @@ impl Reporter {
         self.log_entry(inn).await.map_err(Stop::Run)?;
         Ok(())
     }
+}
+
+/// A dry run's batch being built and zipped.
+type Building = tokio::task::JoinHandle<Result<BatchReport, String>>;
+
+async fn finish_building(
+    building: Option<Building>,
+    report: &mut RunReport,
+    watch: &(dyn Fn(Event<'_>) + Send + Sync),
+) -> Result<(), String> {
+    let Some(task) = building else {
+        return Ok(());
+    };
+    let b = task
+        .await
+        .map_err(|e| format!("building a batch failed: {e}"))??;
+    watch(Event::Batch(&b));
+    report.batches.push(b);
+    Ok(())
 }
 
 fn crash_if(options: &RunOptions, point: CrashPoint) {
