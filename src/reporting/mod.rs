@@ -270,8 +270,19 @@ pub enum ReportError {
     Io(String),
 }
 
+/// Lines read and checked together (on two threads).
+const CHUNK_LINES: usize = 512;
+
+/// A line after the checks it can be judged on alone.
+enum Checked {
+    Blank,
+    Refused(Refusal),
+    Ready(Box<Ready>),
+}
+
 /// A contract ready for a batch.
 struct Ready {
+    line: u64,
     contract: UploadContract,
     fields: Vec<String>,
     fingerprint: [u8; 32],
@@ -574,7 +585,10 @@ impl Reporter {
         Ok(())
     }
 
-    /// Steps 3 to 5 of the module header.
+    /// Steps 3 to 5 of the module header. Lines are read in chunks of [`CHUNK_LINES`]; the
+    /// checks that need nothing but the line (validation, enforcement, the subject index, the
+    /// fingerprint) run on two threads, then, in line order, those that read the state (the
+    /// consent ledger, duplicates, change detection).
     async fn stream(
         &self,
         file: File,
@@ -587,69 +601,70 @@ impl Reporter {
         };
         let needs_consent = op.legal_basis == LegalBasis::Consent;
         let mut reader = BufReader::with_capacity(1 << 20, file);
-        let mut line = Vec::with_capacity(4096);
         let mut line_no = 0u64;
         let mut offset = 0u64;
         let mut first_seen: HashMap<String, u64> = HashMap::new();
         let mut pending: Vec<Ready> = Vec::with_capacity(self.config.batch_size);
         let mut last_report = Instant::now();
         let mut building: Option<Building> = None;
-        loop {
-            line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| format!("reading the source failed at line {}: {e}", line_no + 1))?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            offset += n as u64;
-            let text = match std::str::from_utf8(&line) {
-                Ok(t) => t.trim(),
-                Err(_) => {
-                    self.refuse(
-                        report,
-                        watch,
-                        Refusal {
-                            line: line_no,
-                            contract_code: None,
-                            code: "malformed",
-                            reason: "the line is not UTF-8".into(),
-                        },
-                    );
-                    report.counts.read += 1;
-                    continue;
+        let mut chunk: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_LINES);
+        let mut eof = false;
+        while !eof {
+            chunk.clear();
+            while chunk.len() < CHUNK_LINES {
+                let mut line = Vec::with_capacity(1024);
+                let n = reader.read_until(b'\n', &mut line).map_err(|e| {
+                    format!("reading the source failed at line {}: {e}", line_no + 1)
+                })?;
+                if n == 0 {
+                    eof = true;
+                    break;
                 }
-            };
-            if text.is_empty() {
-                continue;
+                line_no += 1;
+                offset += n as u64;
+                chunk.push((line_no, line));
             }
-            report.counts.read += 1;
-            match self.check_line(line_no, text, op, needs_consent, &mut first_seen) {
-                Err(r) => self.refuse(report, watch, r),
-                Ok(mut ready) => {
-                    match self
-                        .store
-                        .accepted_fingerprint(&ready.contract.contract_code)
-                        .map_err(|e| e.to_string())?
-                    {
-                        Some(fp) if fp == ready.fingerprint => {
-                            report.counts.unchanged += 1;
-                        }
-                        Some(_) => {
-                            ready.contract.operation = UploadOperation::Changed;
-                            pending.push(ready);
-                        }
-                        None => pending.push(ready),
+            for checked in self.check_chunk(&chunk, op) {
+                let ready = match checked {
+                    Checked::Blank => continue,
+                    Checked::Refused(r) => {
+                        report.counts.read += 1;
+                        self.refuse(report, watch, r);
+                        continue;
                     }
+                    Checked::Ready(ready) => {
+                        report.counts.read += 1;
+                        ready
+                    }
+                };
+                let mut ready = match self.check_state(*ready, needs_consent, &mut first_seen) {
+                    Ok(r) => r,
+                    Err(r) => {
+                        self.refuse(report, watch, r);
+                        continue;
+                    }
+                };
+                match self
+                    .store
+                    .accepted_fingerprint(&ready.contract.contract_code)
+                    .map_err(|e| e.to_string())?
+                {
+                    Some(fp) if fp == ready.fingerprint => {
+                        report.counts.unchanged += 1;
+                    }
+                    Some(_) => {
+                        ready.contract.operation = UploadOperation::Changed;
+                        pending.push(ready);
+                    }
+                    None => pending.push(ready),
                 }
-            }
-            if pending.len() >= self.config.batch_size {
-                let batch = std::mem::take(&mut pending);
-                if options.dry_run {
-                    self.dry_batch(batch, &mut building, report, watch).await?;
-                } else {
-                    self.send(batch, options, report, watch).await?;
+                if pending.len() >= self.config.batch_size {
+                    let batch = std::mem::take(&mut pending);
+                    if options.dry_run {
+                        self.dry_batch(batch, &mut building, report, watch).await?;
+                    } else {
+                        self.send(batch, options, report, watch).await?;
+                    }
                 }
             }
             if last_report.elapsed() >= Duration::from_millis(200) {
@@ -687,28 +702,93 @@ impl Reporter {
         report.refusals.push(refusal);
     }
 
-    /// Validation, enforcement and consent for one line.
-    fn check_line(
+    /// [`Reporter::check_line`] of every line of `chunk`, in order, on two threads.
+    fn check_chunk(
         &self,
-        line: u64,
-        text: &str,
+        chunk: &[(u64, Vec<u8>)],
         op: &crate::contract::Operation,
+    ) -> Vec<Checked> {
+        let check = |part: &[(u64, Vec<u8>)]| -> Vec<Checked> {
+            part.iter()
+                .map(|(line, bytes)| self.check_line(*line, bytes, op))
+                .collect()
+        };
+        if chunk.len() < 64 {
+            return check(chunk);
+        }
+        let (first, second) = chunk.split_at(chunk.len() / 2);
+        std::thread::scope(|s| {
+            let other = s.spawn(|| check(second));
+            let mut out = check(first);
+            match other.join() {
+                Ok(rest) => out.extend(rest),
+                // A panic in a check is a bug; the lines are checked again here rather than
+                // lost.
+                Err(_) => out.extend(check(second)),
+            }
+            out
+        })
+    }
+
+    /// What one line can be judged on alone: validation, enforcement against the operation's
+    /// `send` list, the subject index and the fingerprint.
+    fn check_line(&self, line: u64, bytes: &[u8], op: &crate::contract::Operation) -> Checked {
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t.trim(),
+            Err(_) => {
+                return Checked::Refused(Refusal {
+                    line,
+                    contract_code: None,
+                    code: "malformed",
+                    reason: "the line is not UTF-8".into(),
+                });
+            }
+        };
+        if text.is_empty() {
+            return Checked::Blank;
+        }
+        let prepared = match source::prepare(line, text, &self.upload_codes, &self.codes) {
+            Ok(p) => p,
+            Err(r) => return Checked::Refused(r),
+        };
+        let fields = match check_outgoing(&self.contracts, op, &prepared.payload) {
+            Ok(f) => f,
+            Err(d) => {
+                return Checked::Refused(Refusal {
+                    line,
+                    contract_code: Some(prepared.contract.contract_code.clone()),
+                    code: d.code(),
+                    reason: d.to_string(),
+                });
+            }
+        };
+        Checked::Ready(Box::new(Ready {
+            line,
+            fingerprint: fingerprint(&prepared.payload),
+            subject: self.log.subject_index(&prepared.contract.borrower.iin),
+            contract: prepared.contract,
+            fields,
+        }))
+    }
+
+    /// What a line is judged on against the state, in line order: the borrower's consent
+    /// (where the legal basis is consent) and a contract code seen before in this source.
+    fn check_state(
+        &self,
+        ready: Ready,
         needs_consent: bool,
         first_seen: &mut HashMap<String, u64>,
     ) -> Result<Ready, Refusal> {
-        let prepared = source::prepare(line, text, &self.upload_codes, &self.codes)?;
-        let code = prepared.contract.contract_code.clone();
+        let code = ready.contract.contract_code.clone();
         let refusal = |code_name: &'static str, reason: String| Refusal {
-            line,
+            line: ready.line,
             contract_code: Some(code.clone()),
             code: code_name,
             reason,
         };
-        let fields = check_outgoing(&self.contracts, op, &prepared.payload)
-            .map_err(|d| refusal(d.code(), d.to_string()))?;
-        let subject = self.log.subject_index(&prepared.contract.borrower.iin);
         if needs_consent {
             let now = OffsetDateTime::now_utc();
+            let subject = ready.subject;
             let consents = self
                 .registry
                 .consents_for(&subject)
@@ -729,13 +809,8 @@ impl Reporter {
                 format!("contract_code appears again (first on line {first})"),
             ));
         }
-        first_seen.insert(code, line);
-        Ok(Ready {
-            fingerprint: fingerprint(&prepared.payload),
-            contract: prepared.contract,
-            fields,
-            subject,
-        })
+        first_seen.insert(code, ready.line);
+        Ok(ready)
     }
 
     /// A dry run's batch: built and zipped on a blocking thread while the next lines are read
