@@ -624,6 +624,12 @@ fn print_report(r: &kuzet::reporting::RunReport, dry_run: bool) {
         c.accepted,
         c.rejected
     );
+    if c.held > 0 {
+        println!(
+            "held: {} contracts wait for a batch the bureau is still processing",
+            c.held
+        );
+    }
     if !r.refusals.is_empty() {
         println!("refused lines:");
         for refusal in &r.refusals {

@@ -202,16 +202,7 @@ async fn every_fault_of_the_shep_parties_has_its_status_code_attempts_and_in_ent
     })
     .await;
     let iin = common::demo_iin();
-    let mut consent = common::consent_body(&iin);
-    consent["recipients"] = serde_json::json!(["gcvp"]);
-    let a = app
-        .post(
-            "/v1/consents",
-            Some(app.token(kuzet::contract::Role::Underwriting)),
-            &consent,
-        )
-        .await;
-    assert_eq!(a.status, 201);
+    app.consent_to(&iin, &["gcvp"]).await;
     let all = u64::from(ATTEMPTS);
     let shared = [
         (
@@ -515,16 +506,7 @@ async fn a_fault_set_for_one_registry_reaches_only_that_registry() {
     })
     .await;
     let iin = common::demo_iin();
-    let mut consent = common::consent_body(&iin);
-    consent["recipients"] = serde_json::json!(["gcvp"]);
-    let a = app
-        .post(
-            "/v1/consents",
-            Some(app.token(kuzet::contract::Role::Underwriting)),
-            &consent,
-        )
-        .await;
-    assert_eq!(a.status, 201);
+    app.consent_to(&iin, &["gcvp"]).await;
     let mocks = app.app.mocks.as_ref().expect("mocks");
     let control = |body: serde_json::Value| {
         let url = mocks.running.url("/__mock/faults");

@@ -52,6 +52,21 @@ fn consent_all(registry: &dyn Registry, index: impl Fn(&Iin) -> [u8; 32], contra
     registry.add_consents(&consents).expect("consents");
 }
 
+/// Consents for every borrower of `contracts`, in the gateway's ledger.
+fn consent_gateway(app: &TestApp, contracts: &[Value]) {
+    consent_all(
+        app.app.gateway.registry(),
+        |i| app.app.gateway.log().subject_index(i),
+        contracts,
+    );
+}
+
+/// `contracts` as the source file `loans.jsonl`, every borrower with a consent.
+fn consented_source(app: &TestApp, contracts: &[Value]) -> PathBuf {
+    consent_gateway(app, contracts);
+    write_lines(app.dir.path(), "loans.jsonl", &lines(contracts))
+}
+
 fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, lines.join("\n") + "\n").expect("write source");
@@ -106,12 +121,7 @@ async fn run(app: &TestApp, source: &Path) -> RunReport {
 async fn first_load_then_nothing_then_only_the_changed_contracts_as_updates() {
     let app = spawn(10).await;
     let contracts: Vec<Value> = (1..=25).map(synthetic_contract).collect();
-    consent_all(
-        app.app.gateway.registry(),
-        |i| app.app.gateway.log().subject_index(i),
-        &contracts,
-    );
-    let source = write_lines(app.dir.path(), "loans.jsonl", &lines(&contracts));
+    let source = consented_source(&app, &contracts);
 
     let first = run(&app, &source).await;
     assert_eq!(first.status, RunStatus::Ok, "{first:?}");
@@ -187,11 +197,7 @@ async fn first_load_then_nothing_then_only_the_changed_contracts_as_updates() {
 async fn refused_lines_are_named_with_line_and_reason_and_never_stop_the_others() {
     let app = spawn(100).await;
     let good: Vec<Value> = (1..=4).map(synthetic_contract).collect();
-    consent_all(
-        app.app.gateway.registry(),
-        |i| app.app.gateway.log().subject_index(i),
-        &good,
-    );
+    consent_gateway(&app, &good);
     let mut bad_iin = synthetic_contract(5);
     bad_iin["borrower"]["iin"] = "870525301013".into();
     let mut unknown = synthetic_contract(6);
@@ -281,12 +287,7 @@ async fn the_bureaus_rejections_are_reported_and_sent_again_next_time() {
     let app = spawn(10).await;
     let mut contracts: Vec<Value> = (1..=3).map(synthetic_contract).collect();
     contracts[1]["contract_code"] = kuzet_mocks::fcb::datapump::CONTRACT_CODE_REJECTED.into();
-    consent_all(
-        app.app.gateway.registry(),
-        |i| app.app.gateway.log().subject_index(i),
-        &contracts,
-    );
-    let path = write_lines(app.dir.path(), "loans.jsonl", &lines(&contracts));
+    let path = consented_source(&app, &contracts);
     let report = run(&app, &path).await;
     assert_eq!(report.status, RunStatus::Partial);
     assert_eq!((report.counts.accepted, report.counts.rejected), (2, 1));
@@ -314,12 +315,7 @@ async fn the_bureaus_rejections_are_reported_and_sent_again_next_time() {
 async fn a_bureau_outage_mid_run_stops_it_and_the_rerun_sends_the_rest_once() {
     let app = spawn(10).await;
     let contracts: Vec<Value> = (1..=30).map(synthetic_contract).collect();
-    consent_all(
-        app.app.gateway.registry(),
-        |i| app.app.gateway.log().subject_index(i),
-        &contracts,
-    );
-    let path = write_lines(app.dir.path(), "loans.jsonl", &lines(&contracts));
+    let path = consented_source(&app, &contracts);
     let mock = app.mock();
     let watch = |e: Event<'_>| {
         // Once the first batch is done, the bureau goes down for the next upload.
@@ -399,12 +395,7 @@ async fn a_contract_change_takes_effect_without_code_changes() {
         .as_object_mut()
         .expect("borrower")
         .remove("mobile");
-    consent_all(
-        app.app.gateway.registry(),
-        |i| app.app.gateway.log().subject_index(i),
-        &contracts,
-    );
-    let path = write_lines(app.dir.path(), "loans.jsonl", &lines(&contracts));
+    let path = consented_source(&app, &contracts);
     let report = run(&app, &path).await;
     assert_eq!(report.counts.sent, 1);
     assert_eq!(report.refusals.len(), 1);
@@ -420,12 +411,7 @@ async fn a_contract_change_takes_effect_without_code_changes() {
 async fn a_dry_run_sends_records_and_logs_nothing() {
     let app = spawn(10).await;
     let contracts: Vec<Value> = (1..=15).map(synthetic_contract).collect();
-    consent_all(
-        app.app.gateway.registry(),
-        |i| app.app.gateway.log().subject_index(i),
-        &contracts,
-    );
-    let path = write_lines(app.dir.path(), "loans.jsonl", &lines(&contracts));
+    let path = consented_source(&app, &contracts);
     let report = app
         .app
         .reporter
@@ -566,12 +552,7 @@ async fn a_crash_at_any_stage_then_a_rerun_loses_and_repeats_nothing() {
 async fn runs_never_overlap_in_a_process_or_across_processes() {
     let app = spawn(10).await;
     let contracts: Vec<Value> = (1..=3).map(synthetic_contract).collect();
-    consent_all(
-        app.app.gateway.registry(),
-        |i| app.app.gateway.log().subject_index(i),
-        &contracts,
-    );
-    let path = write_lines(app.dir.path(), "loans.jsonl", &lines(&contracts));
+    let path = consented_source(&app, &contracts);
     // Another process holds the lock (as a running `kuzet report run` does).
     let lock =
         std::fs::File::create(app.dir.path().join(kuzet::reporting::LOCK_FILE)).expect("lock file");
@@ -599,4 +580,52 @@ async fn runs_never_overlap_in_a_process_or_across_processes() {
         .count();
     assert_eq!(refused, 1, "{a:?} {b:?}");
     assert_eq!(received(uploads(&app)).len(), 3);
+}
+
+#[tokio::test]
+async fn a_batch_still_processing_is_left_to_the_next_run_which_polls_it_and_sends_nothing_again() {
+    // Poll once per run: the mock's first answer is "processing", its second the final one.
+    let app = TestApp::spawn_with(|c| {
+        c.reporting.batch_size = 10;
+        c.reporting.poll_initial_ms = 1;
+        c.reporting.poll_max_ms = 5;
+        c.reporting.poll_timeout_ms = 0;
+    })
+    .await;
+    let contracts: Vec<Value> = (1..=5).map(synthetic_contract).collect();
+    let path = consented_source(&app, &contracts);
+    let first = run(&app, &path).await;
+    assert_eq!(first.status, RunStatus::Failed, "{first:?}");
+    assert!(
+        first
+            .failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("still being processed"),
+        "{first:?}"
+    );
+    assert_eq!((first.counts.sent, first.counts.accepted), (5, 0));
+    let waiting = app
+        .app
+        .reporter
+        .store()
+        .unfinished_batches()
+        .expect("batches");
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].state, kuzet::reporting::BatchState::Uploaded);
+
+    let second = run(&app, &path).await;
+    assert_eq!(second.status, RunStatus::Ok, "{second:?}");
+    assert!(second.batches[0].resumed);
+    assert_eq!(second.counts.accepted, 5, "the resumed batch's outcome");
+    assert_eq!((second.counts.sent, second.counts.unchanged), (0, 5));
+    assert_eq!(uploads(&app).batches().len(), 1, "nothing sent again");
+    assert!(
+        app.app
+            .reporter
+            .store()
+            .unfinished_batches()
+            .expect("batches")
+            .is_empty()
+    );
 }

@@ -115,16 +115,7 @@ async fn shep_gateway(
 /// Income and vehicle status for the demo subject: (status, code) of each.
 async fn shep_calls(app: &TestApp) -> Vec<(u16, String)> {
     let iin = common::demo_iin();
-    let mut consent = common::consent_body(&iin);
-    consent["recipients"] = serde_json::json!(["gcvp"]);
-    let a = app
-        .post(
-            "/v1/consents",
-            Some(app.token(kuzet::contract::Role::Underwriting)),
-            &consent,
-        )
-        .await;
-    assert_eq!(a.status, 201, "{}", a.body);
+    app.consent_to(&iin, &["gcvp"]).await;
     let mut out = Vec::new();
     for path in ["/v1/exchange/gcvp/income", "/v1/exchange/traffic/vehicle"] {
         let a = app

@@ -453,6 +453,7 @@ impl Reporter {
             notes: Vec::new(),
         };
         let source_name = options.source.display().to_string();
+        let mut stopped = false;
         if !options.dry_run {
             self.store.close_abandoned_runs()?;
             report.run_id = Some(self.store.begin_run(
@@ -460,15 +461,27 @@ impl Reporter {
                 &source_name,
                 false,
             )?);
+            // An error stops the run (the bureau unreachable, the store failed); a batch left
+            // still processing does not, but its contracts wait for it (sending them again
+            // would be sending them twice).
             if let Err(stop) = self.resume(&mut report, watch).await {
                 report.failure = Some(stop);
+                stopped = true;
             }
         }
         watch(Event::Started { bytes });
-        if report.failure.is_none()
-            && let Err(stop) = self.stream(file, options, &mut report, watch).await
-        {
-            report.failure = Some(stop);
+        if !stopped {
+            let in_flight = if options.dry_run {
+                Default::default()
+            } else {
+                self.store.codes_in_flight()?
+            };
+            if let Err(stop) = self
+                .stream(file, options, &in_flight, &mut report, watch)
+                .await
+            {
+                report.failure = Some(stop);
+            }
         }
         report.status = if report.failure.is_some() {
             RunStatus::Failed
@@ -593,6 +606,7 @@ impl Reporter {
         &self,
         file: File,
         options: &RunOptions,
+        in_flight: &std::collections::HashSet<String>,
         report: &mut RunReport,
         watch: &(dyn Fn(Event<'_>) + Send + Sync),
     ) -> Result<(), String> {
@@ -644,6 +658,10 @@ impl Reporter {
                         continue;
                     }
                 };
+                if in_flight.contains(&ready.contract.contract_code) {
+                    report.counts.held += 1;
+                    continue;
+                }
                 match self
                     .store
                     .accepted_fingerprint(&ready.contract.contract_code)

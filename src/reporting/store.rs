@@ -176,6 +176,9 @@ pub struct Counts {
     pub unchanged: u64,
     /// Records sent (or, in a dry run, that would be).
     pub sent: u64,
+    /// Contracts not sent because a batch of an earlier run that holds them is still being
+    /// processed by the bureau (the next run polls it).
+    pub held: u64,
     pub accepted: u64,
     pub rejected: u64,
 }
@@ -467,6 +470,17 @@ impl ReportStore {
                 Self::BATCH_COLUMNS
             ))?;
             st.query_map([run_id], Self::batch_from_row)?.collect()
+        })
+    }
+
+    /// The contract codes of the batches still waiting for the bureau's final word.
+    pub fn codes_in_flight(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT r.contract_code FROM report_batch_records r \
+                 JOIN report_batches b ON b.id = r.batch_id WHERE b.state = 'uploaded'",
+            )?;
+            st.query_map([], |r| r.get(0))?.collect()
         })
     }
 

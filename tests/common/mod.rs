@@ -136,12 +136,15 @@ impl TestApp {
 
     /// Records a consent for `iin` to the bureau for contract performance; returns its id.
     pub async fn consent(&self, iin: &str) -> String {
+        self.consent_to(iin, &["fcb"]).await
+    }
+
+    /// Records a consent for `iin` to `recipients` for contract performance; returns its id.
+    pub async fn consent_to(&self, iin: &str, recipients: &[&str]) -> String {
+        let mut body = consent_body(iin);
+        body["recipients"] = json!(recipients);
         let a = self
-            .post(
-                "/v1/consents",
-                Some(self.token(Role::Underwriting)),
-                &consent_body(iin),
-            )
+            .post("/v1/consents", Some(self.token(Role::Underwriting)), &body)
             .await;
         assert_eq!(a.status, 201, "{}", a.body);
         a.body["consent_id"]
