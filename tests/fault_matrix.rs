@@ -609,3 +609,39 @@ async fn a_fault_set_for_one_registry_reaches_only_that_registry() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_pension_centre_past_the_deadline_is_504_with_one_attempt() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.request_deadline_ms = 300;
+        c.gcvp.resilience.retry_initial_backoff_ms = 1;
+    })
+    .await;
+    let iin = common::demo_iin();
+    app.consent_to(&iin, &["gcvp"]).await;
+    let knobs = &app.app.mocks.as_ref().expect("mocks").registries.gcvp;
+    knobs.set_latency(std::time::Duration::from_secs(2));
+    let before = knobs.calls();
+    let a = app
+        .post(
+            "/v1/exchange/gcvp/income",
+            Some(app.token(kuzet::contract::Role::Underwriting)),
+            &serde_json::json!({"purpose": "contract_performance",
+                                "data": {"subject": {"iin": iin}}}),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (504, "upstream_timeout"),
+        "{}",
+        a.body
+    );
+    assert_eq!(knobs.calls() - before, 1, "no time left for a retry");
+    let entries = app.all_entries().await;
+    let last = entries.last().expect("entries");
+    assert_eq!(
+        (last.kind, last.outcome.as_str()),
+        (Kind::In, "error:timeout")
+    );
+    knobs.set_latency(std::time::Duration::ZERO);
+}
