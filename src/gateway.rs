@@ -156,6 +156,15 @@ impl Gateway {
                 caller.role.as_str()
             )));
         }
+        let consent = self.prepare_consent(&caller.name, new)?;
+        self.registry.add_consent(&consent)?;
+        tracing::info!(consent_id = %consent.id, subject = %consent.subject_masked, caller = %caller.name, "Consent recorded.");
+        Ok(consent.id)
+    }
+
+    /// Checks a consent the way [`Gateway::record_consent`] does and makes its record (not yet
+    /// stored), recorded by `recorded_by`: for imports of many at once.
+    pub fn prepare_consent(&self, recorded_by: &str, new: NewConsent) -> Result<Consent, AppError> {
         let iin =
             Iin::parse(&new.subject_iin).map_err(|e| AppError::invalid_iin("subject_iin", e))?;
         if new.recipients.is_empty() {
@@ -222,13 +231,11 @@ impl Gateway {
             evidence: evidence.to_owned(),
             expires_at: new.expires_at,
             recorded_at: now,
-            recorded_by: caller.name.clone(),
+            recorded_by: recorded_by.to_owned(),
             revoked_at: None,
             revoked_by: None,
         };
-        self.registry.add_consent(&consent)?;
-        tracing::info!(consent_id = %consent.id, subject = %iin, caller = %caller.name, "Consent recorded.");
-        Ok(consent.id)
+        Ok(consent)
     }
 
     /// Withdraws a consent. Withdrawing twice is not an error.

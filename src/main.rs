@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The consent ledger.
+    Consents {
+        #[command(subcommand)]
+        command: ConsentsCommand,
+    },
     /// The scheduled bureau reporting: the lender's loan contracts to the First Credit Bureau.
     Report {
         #[command(subcommand)]
@@ -132,6 +137,19 @@ enum ContractsCommand {
 enum LogCommand {
     /// Verify the hash chain; exit 1 naming the first bad seq.
     Verify,
+}
+
+#[derive(Subcommand)]
+enum ConsentsCommand {
+    /// Records consents given elsewhere (e.g. in the loan contracts of an existing book): one
+    /// JSON object per line, each the body of `POST /v1/consents`, checked the same way. Exit
+    /// 0 when every line was recorded, 2 when some were refused (each named with its line), 1
+    /// when nothing could be recorded.
+    Import {
+        /// The JSON Lines file.
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -255,6 +273,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+        Command::Consents {
+            command: ConsentsCommand::Import { file },
+        } => {
+            let config = load_config(cli.config.as_ref())?;
+            import_consents(cli.data, config, &file)
+        }
         Command::Report { command } => {
             let mut config = load_config(cli.config.as_ref())?;
             if let ReportCommand::Run {
@@ -736,4 +760,63 @@ fn init_tracing_quiet() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Who the consent ledger names as having recorded imported consents.
+const IMPORT_RECORDER: &str = "kuzet-import";
+
+fn import_consents(
+    data: PathBuf,
+    config: Config,
+    file: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    use std::io::BufRead;
+    init_tracing_quiet();
+    let source =
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let app = App::build(AppOptions {
+            data_dir: data,
+            config,
+            mock_upstreams: false,
+        })
+        .await?;
+        let gateway = &app.gateway;
+        let mut pending = Vec::with_capacity(10_000);
+        let (mut recorded, mut refused) = (0u64, 0u64);
+        for (i, line) in std::io::BufReader::new(source).lines().enumerate() {
+            let line = line.with_context(|| format!("reading {} failed", file.display()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let prepared = kuzet::api::parse_json::<kuzet::api::ConsentRequest>(line.as_bytes())
+                .and_then(|req| gateway.prepare_consent(IMPORT_RECORDER, req.into()));
+            match prepared {
+                Ok(consent) => pending.push(consent),
+                Err(e) => {
+                    refused += 1;
+                    let fields = if e.fields.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", e.fields.join(", "))
+                    };
+                    eprintln!("line {}: {}: {}{fields}", i + 1, e.code, e.message);
+                }
+            }
+            if pending.len() == 10_000 {
+                gateway.registry().add_consents(&pending)?;
+                recorded += pending.len() as u64;
+                pending.clear();
+            }
+        }
+        gateway.registry().add_consents(&pending)?;
+        recorded += pending.len() as u64;
+        println!("consents recorded: {recorded}; lines refused: {refused}");
+        Ok(if refused == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        })
+    })
 }

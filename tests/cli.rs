@@ -206,3 +206,58 @@ fn log_verify_names_the_first_bad_seq() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("seq 3"), "{}", stderr(&bad));
 }
+
+#[test]
+fn consents_import_records_the_good_lines_and_names_the_bad_ones() {
+    use kuzet::registry::{Registry, SqliteRegistry};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let good = kuzet_mocks::fcb::demo_iin().expose().to_owned();
+    let line = |iin: &str, extra: &str| {
+        format!(
+            r#"{{"subject_iin": "{iin}", "recipients": ["fcb"], "purposes": ["contract_performance"], "granted_at": "2026-01-01T10:00:00Z", "channel": "branch", "evidence": "loan-contract:1"{extra}}}"#
+        )
+    };
+    let file = dir.path().join("consents.jsonl");
+    std::fs::write(
+        &file,
+        [
+            line(&good, ""),
+            line("910610400012", r#", "expires_at": "2030-01-01T00:00:00Z""#),
+            line("870525301013", ""),
+            line(&good, r#", "note": "x""#),
+            String::new(),
+            "not json".to_owned(),
+        ]
+        .join("\n"),
+    )
+    .expect("write");
+    let out = kuzet(
+        &data,
+        &["consents", "import", "--file", file.to_str().expect("path")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("consents recorded: 2; lines refused: 3"),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(err.contains("line 3: invalid_iin"), "{err}");
+    assert!(err.contains("line 4: unknown_field"), "{err}");
+    assert!(err.contains("line 6: malformed_request"), "{err}");
+    assert!(
+        !err.contains("870525301013"),
+        "no value in the messages: {err}"
+    );
+    // Recorded under the data dir's subject index, by the importer.
+    let keys = kuzet::transfer_log::Keys::open(&data).expect("keys");
+    let registry = SqliteRegistry::open(&data).expect("registry");
+    let iin = kuzet_ident::Iin::parse(&good).expect("iin");
+    let consents = registry
+        .consents_for(&keys.subject_index(&iin))
+        .expect("consents");
+    assert_eq!(consents.len(), 1);
+    assert_eq!(consents[0].recorded_by, "kuzet-import");
+    assert_eq!(consents[0].recipients, ["fcb"]);
+}

@@ -26,13 +26,8 @@ pub struct ConsentRequest {
     expires_at: Option<OffsetDateTime>,
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    JsonBody(req): JsonBody<ConsentRequest>,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    let consent_id = state.gateway.record_consent(
-        &caller,
+impl From<ConsentRequest> for NewConsent {
+    fn from(req: ConsentRequest) -> Self {
         NewConsent {
             subject_iin: req.subject_iin,
             recipients: req.recipients,
@@ -41,8 +36,16 @@ pub async fn create(
             channel: req.channel,
             evidence: req.evidence,
             expires_at: req.expires_at,
-        },
-    )?;
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(req): JsonBody<ConsentRequest>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let consent_id = state.gateway.record_consent(&caller, req.into())?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "consent_id": consent_id })),

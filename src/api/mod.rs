@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
+pub use consents::ConsentRequest;
 pub use error::{AppError, safe_paths};
 
 use crate::gateway::Gateway;
