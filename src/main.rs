@@ -528,9 +528,13 @@ async fn shutdown_signal() {
     }
 }
 
-fn report(data: PathBuf, config: Config, command: ReportCommand) -> anyhow::Result<ExitCode> {
-    use kuzet::reporting::{Event, RunOptions, Trigger};
-    use std::io::IsTerminal;
+/// Runs `work` with the gateway built on `data` (no listener, no mock parties), for the
+/// commands that act on its state: quiet tracing, their own output is the report.
+fn with_app(
+    data: PathBuf,
+    config: Config,
+    work: impl AsyncFnOnce(App) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
     init_tracing_quiet();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
     runtime.block_on(async {
@@ -540,94 +544,100 @@ fn report(data: PathBuf, config: Config, command: ReportCommand) -> anyhow::Resu
             mock_upstreams: false,
         })
         .await?;
-        match command {
-            ReportCommand::Status { limit, json } => report_status(&app, limit, json),
-            ReportCommand::Run {
+        work(app).await
+    })
+}
+
+fn report(data: PathBuf, config: Config, command: ReportCommand) -> anyhow::Result<ExitCode> {
+    use kuzet::reporting::{Event, RunOptions, Trigger};
+    use std::io::IsTerminal;
+    with_app(data, config, async |app| match command {
+        ReportCommand::Status { limit, json } => report_status(&app, limit, json),
+        ReportCommand::Run {
+            source,
+            dry_run,
+            crash_at,
+            ..
+        } => {
+            let options = RunOptions {
                 source,
                 dry_run,
+                trigger: Trigger::Cli,
                 crash_at,
-                ..
-            } => {
-                let options = RunOptions {
-                    source,
-                    dry_run,
-                    trigger: Trigger::Cli,
-                    crash_at,
-                };
-                let bar = std::io::stderr().is_terminal().then(|| {
-                    let bar = indicatif::ProgressBar::new(0);
-                    bar.set_style(
-                        indicatif::ProgressStyle::with_template(
-                            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
-                        )
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                    );
-                    bar
-                });
-                let plain = bar.is_none();
-                let say = |line: &str| match &bar {
-                    Some(b) => b.println(line),
-                    None => eprintln!("{line}"),
-                };
-                let watch = |event: Event<'_>| match event {
-                    Event::Started { bytes } => {
-                        if let Some(b) = &bar {
-                            b.set_length(bytes);
-                        } else {
-                            eprintln!("reading {bytes} bytes");
-                        }
+            };
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            let plain = bar.is_none();
+            let say = |line: &str| match &bar {
+                Some(b) => b.println(line),
+                None => eprintln!("{line}"),
+            };
+            let watch = |event: Event<'_>| match event {
+                Event::Started { bytes } => {
+                    if let Some(b) = &bar {
+                        b.set_length(bytes);
+                    } else {
+                        eprintln!("reading {bytes} bytes");
                     }
-                    Event::Read { bytes, counts } => {
-                        let msg = format!(
-                            "read {} · refused {} · unchanged {} · sent {}",
-                            counts.read, counts.invalid, counts.unchanged, counts.sent
-                        );
-                        match &bar {
-                            Some(b) => {
-                                b.set_position(bytes);
-                                b.set_message(msg);
-                            }
-                            None => eprintln!("{msg}"),
-                        }
-                    }
-                    Event::Refused(r) => say(&format!("refused {r}")),
-                    Event::Batch(b) => {
-                        let line = match (&b.id, &b.bureau_batch_id) {
-                            (None, _) => format!(
-                                "batch (dry run): {} records, {} bytes zipped",
-                                b.records, b.zipped_bytes
-                            ),
-                            (Some(id), Some(bureau)) => format!(
-                                "batch {id}{}: {} records, bureau batch {bureau}: {} accepted, {} rejected",
-                                if b.resumed { " (resumed)" } else { "" },
-                                b.records,
-                                b.accepted,
-                                b.rejected
-                            ),
-                            (Some(id), None) => {
-                                format!("batch {id}: {} records, not taken by the bureau", b.records)
-                            }
-                        };
-                        if plain || b.id.is_some() {
-                            say(&line);
-                        }
-                    }
-                    Event::Note(n) => say(&format!("note: {n}")),
-                };
-                let result = app.reporter.run(&options, &watch).await;
-                if let Some(b) = &bar {
-                    b.finish_and_clear();
                 }
-                let report = match result {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return Ok(ExitCode::FAILURE);
+                Event::Read { bytes, counts } => {
+                    let msg = format!(
+                        "read {} · refused {} · unchanged {} · sent {}",
+                        counts.read, counts.invalid, counts.unchanged, counts.sent
+                    );
+                    match &bar {
+                        Some(b) => {
+                            b.set_position(bytes);
+                            b.set_message(msg);
+                        }
+                        None => eprintln!("{msg}"),
                     }
-                };
-                print_report(&report, dry_run);
-                Ok(ExitCode::from(report.status.exit_code()))
+                }
+                Event::Refused(r) => say(&format!("refused {r}")),
+                Event::Batch(b) => {
+                    let line = match (&b.id, &b.bureau_batch_id) {
+                        (None, _) => format!(
+                            "batch (dry run): {} records, {} bytes zipped",
+                            b.records, b.zipped_bytes
+                        ),
+                        (Some(id), Some(bureau)) => format!(
+                            "batch {id}{}: {} records, bureau batch {bureau}: {} accepted, {} rejected",
+                            if b.resumed { " (resumed)" } else { "" },
+                            b.records,
+                            b.accepted,
+                            b.rejected
+                        ),
+                        (Some(id), None) => {
+                            format!("batch {id}: {} records, not taken by the bureau", b.records)
+                        }
+                    };
+                    if plain || b.id.is_some() {
+                        say(&line);
+                    }
+                }
+                Event::Note(n) => say(&format!("note: {n}")),
+            };
+            let result = app.reporter.run(&options, &watch).await;
+            if let Some(b) = &bar {
+                b.finish_and_clear();
             }
+            let report = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            print_report(&report, dry_run);
+            Ok(ExitCode::from(report.status.exit_code()))
         }
     })
 }
@@ -699,7 +709,7 @@ fn report_status(app: &App, limit: u32, json: bool) -> anyhow::Result<ExitCode> 
         println!("no reporting run yet");
     } else {
         println!(
-            "{:>5} {:<20} {:<8} {:<8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8}  MESSAGE",
+            "{:>5} {:<20} {:<8} {:<8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8} {:>6}  MESSAGE",
             "RUN",
             "STARTED (UTC)",
             "TRIGGER",
@@ -709,13 +719,14 @@ fn report_status(app: &App, limit: u32, json: bool) -> anyhow::Result<ExitCode> 
             "UNCHANGED",
             "SENT",
             "ACCEPTED",
-            "REJECTED"
+            "REJECTED",
+            "HELD"
         );
         let fmt =
             time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
         for r in &runs {
             println!(
-                "{:>5} {:<20} {:<8} {:<8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8}  {}",
+                "{:>5} {:<20} {:<8} {:<8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8} {:>6}  {}",
                 r.id,
                 r.started_at.format(fmt).unwrap_or_default(),
                 r.trigger,
@@ -726,6 +737,7 @@ fn report_status(app: &App, limit: u32, json: bool) -> anyhow::Result<ExitCode> 
                 r.sent,
                 r.accepted,
                 r.rejected,
+                r.held,
                 r.message.as_deref().unwrap_or("")
             );
         }
@@ -771,17 +783,9 @@ fn import_consents(
     file: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
     use std::io::BufRead;
-    init_tracing_quiet();
     let source =
         std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
-    runtime.block_on(async {
-        let app = App::build(AppOptions {
-            data_dir: data,
-            config,
-            mock_upstreams: false,
-        })
-        .await?;
+    with_app(data, config, async |app| {
         let gateway = &app.gateway;
         let mut pending = Vec::with_capacity(10_000);
         let (mut recorded, mut refused) = (0u64, 0u64);

@@ -220,3 +220,23 @@ async fn an_empty_payload_sends_nothing() {
     assert_eq!(a.body["error"]["fields"], json!(["subject.iin"]));
     assert_eq!(app.mock().calls(), 0);
 }
+
+#[tokio::test]
+async fn anything_after_the_json_value_is_a_malformed_request() {
+    let app = TestApp::spawn().await;
+    let mut body = serde_json::to_vec(&common::consent_body(&common::demo_iin())).expect("json");
+    body.extend_from_slice(b" {\"more\": 1}");
+    let a = app
+        .post_raw(
+            "/v1/consents",
+            Some(app.token(kuzet::contract::Role::Underwriting)),
+            body,
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "malformed_request"),
+        "{}",
+        a.body
+    );
+}

@@ -6,15 +6,6 @@ use common::TestApp;
 use kuzet::contract::Role;
 use serde_json::{Value, json};
 
-async fn consent(app: &TestApp, iin: &str, recipients: &[&str]) {
-    let mut body = common::consent_body(iin);
-    body["recipients"] = json!(recipients);
-    let a = app
-        .post("/v1/consents", Some(app.token(Role::Underwriting)), &body)
-        .await;
-    assert_eq!(a.status, 201, "{}", a.body);
-}
-
 async fn check(app: &TestApp, data: Value) -> common::Answer {
     app.post(
         "/v1/applicants/check",
@@ -28,7 +19,7 @@ async fn check(app: &TestApp, data: Value) -> common::Answer {
 async fn all_three_parts_each_its_own_transfer() {
     let app = TestApp::spawn().await;
     let iin = common::demo_iin();
-    consent(&app, &iin, &["fcb", "gcvp"]).await;
+    app.consent_to(&iin, &["fcb", "gcvp"]).await;
     let a = check(
         &app,
         json!({"subject": {"iin": iin}, "vehicle": {"plate": "123ABC02"}}),
@@ -69,7 +60,7 @@ async fn one_party_failing_leaves_the_others() {
     let app = TestApp::spawn().await;
     // The pension centre does not know this person; the bureau and the police answer.
     let iin = kuzet_mocks::shep::IIN_NOT_FOUND;
-    consent(&app, iin, &["fcb", "gcvp"]).await;
+    app.consent_to(iin, &["fcb", "gcvp"]).await;
     let a = check(&app, json!({"subject": {"iin": iin}})).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let parts = &a.body["parts"];
@@ -83,7 +74,7 @@ async fn one_party_failing_leaves_the_others() {
 async fn each_part_needs_its_own_consent() {
     let app = TestApp::spawn().await;
     let iin = common::demo_iin();
-    consent(&app, &iin, &["fcb"]).await;
+    app.consent_to(&iin, &["fcb"]).await;
     let a = check(&app, json!({"subject": {"iin": iin}})).await;
     let parts = &a.body["parts"];
     assert_eq!(parts["credit_report"]["status"], 200, "{parts}");
@@ -108,7 +99,7 @@ async fn a_bad_iin_is_one_error_and_nothing_is_sent() {
 async fn a_field_a_part_may_not_send_is_that_parts_refusal() {
     let app = TestApp::spawn().await;
     let iin = common::demo_iin();
-    consent(&app, &iin, &["fcb", "gcvp"]).await;
+    app.consent_to(&iin, &["fcb", "gcvp"]).await;
     let a = check(
         &app,
         json!({"subject": {"iin": iin, "phone": "+77011234567"}}),
@@ -130,17 +121,10 @@ async fn a_field_a_part_may_not_send_is_that_parts_refusal() {
 async fn the_mock_journal_names_each_party_and_operation() {
     let app = TestApp::spawn().await;
     let iin = common::demo_iin();
-    consent(&app, &iin, &["fcb", "gcvp"]).await;
+    app.consent_to(&iin, &["fcb", "gcvp"]).await;
     let a = check(&app, json!({"subject": {"iin": iin}})).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let journal: Value = reqwest::Client::new()
-        .get(app.mock().url("/__mock/journal"))
-        .send()
-        .await
-        .expect("journal")
-        .json()
-        .await
-        .expect("json");
+    let journal = app.journal().await;
     let mut seen: Vec<(String, String)> = journal["entries"]
         .as_array()
         .expect("entries")

@@ -573,15 +573,7 @@ async fn a_fault_set_for_one_registry_reaches_only_that_registry() {
     assert_eq!(call(VEHICLE).await.status, 502);
     assert_eq!(call(VEHICLE).await.status, 200);
 
-    let journal: serde_json::Value = app
-        .http
-        .get(mocks.running.url("/__mock/journal"))
-        .send()
-        .await
-        .expect("journal")
-        .json()
-        .await
-        .expect("json");
+    let journal = app.journal().await;
     let parties: Vec<(&str, &str)> = journal["entries"]
         .as_array()
         .expect("entries")

@@ -54,13 +54,8 @@ fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 const RECORDS: &[u8] = br#"<?xml version="1.0"?><Records xmlns="http://www.datapump.cig.com"><Contract operation="1"><General><ContractCode>C-1</ContractCode><ContractPhase id="4"/><Subjects><Subject roleId="1"><Entity><Individual><Identifications><Identification typeId="14" rank="1"><Number>870525301012</Number></Identification></Identifications></Individual></Entity></Subject></Subjects></General></Contract></Records>"#;
 
-fn bureau_code(answer: &str) -> Option<&str> {
-    let start = answer.find("<Errmessage code=\"")? + "<Errmessage code=\"".len();
-    answer[start..].split('"').next()
-}
-
-#[tokio::test]
-async fn garbage_is_refused_with_the_bureaus_error() {
+/// The mock bureau on port 0, with its uploads and the upload service's URL.
+async fn spawn_with_uploads() -> (kuzet_mocks::Running, Uploads, String) {
     let uploads = Uploads::default();
     let mock = fcb::spawn(FcbMockOptions {
         uploads: uploads.clone(),
@@ -69,6 +64,17 @@ async fn garbage_is_refused_with_the_bureaus_error() {
     .await
     .unwrap();
     let url = mock.url(DATAPUMP_PATH);
+    (mock, uploads, url)
+}
+
+fn bureau_code(answer: &str) -> Option<&str> {
+    let start = answer.find("<Errmessage code=\"")? + "<Errmessage code=\"".len();
+    answer[start..].split('"').next()
+}
+
+#[tokio::test]
+async fn garbage_is_refused_with_the_bureaus_error() {
+    let (_mock, uploads, url) = spawn_with_uploads().await;
 
     let not_base64 = envelope(
         "demo-password",
@@ -148,14 +154,7 @@ async fn faults_answer_in_the_operations_envelope() {
 
 #[tokio::test]
 async fn a_batch_remembers_its_contracts_in_file_order() {
-    let uploads = Uploads::default();
-    let mock = fcb::spawn(FcbMockOptions {
-        uploads: uploads.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let url = mock.url(DATAPUMP_PATH);
+    let (_mock, uploads, url) = spawn_with_uploads().await;
     let contract = |operation: &str, code: &str| {
         format!(
             r#"<Contract operation="{operation}"><General><ContractCode>{code}</ContractCode><ContractPhase id="4"/><Subjects><Subject roleId="1"><Entity><Individual><Identifications><Identification typeId="14" rank="1"><Number>870525301012</Number></Identification></Identifications></Individual></Entity></Subject></Subjects></General></Contract>"#

@@ -104,8 +104,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 /// Parses a JSON body, sorting serde's complaints into the API's error codes.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+        Ok(v) => de.end().map(|()| v).map_err(|_| {
+            AppError::malformed("the body is not valid JSON: more follows the JSON value")
+        }),
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();

@@ -48,7 +48,7 @@ use crate::contract::{Contracts, Denial, LegalBasis, Role, authorize, check_outg
 use crate::registry::Registry;
 use crate::transfer_log::{EntryDraft, Kind, TransferLog};
 
-pub use source::{Refusal, SourceCodes};
+pub use source::Refusal;
 pub use store::{BatchState, Counts, REPORTING_FILE, ReportStore, RunRow, StoredBatch};
 
 /// The lock file that keeps two runs from overlapping.
@@ -304,7 +304,6 @@ pub struct Reporter {
     log: TransferLog,
     fcb: FcbClient,
     upload_codes: UploadConfig,
-    codes: SourceCodes,
     store: ReportStore,
     config: ReportingConfig,
     lock_path: PathBuf,
@@ -352,10 +351,6 @@ impl Reporter {
             registry,
             log,
             fcb,
-            codes: SourceCodes {
-                currencies: config.currencies.clone(),
-                citizenship_ids: config.citizenship_ids.clone(),
-            },
             upload_codes,
             store,
             config,
@@ -367,11 +362,6 @@ impl Reporter {
     /// The job's state (runs, batches), for `kuzet report status`.
     pub fn store(&self) -> &ReportStore {
         &self.store
-    }
-
-    /// The configuration in use.
-    pub fn config(&self) -> &ReportingConfig {
-        &self.config
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -765,7 +755,7 @@ impl Reporter {
         if text.is_empty() {
             return Checked::Blank;
         }
-        let prepared = match source::prepare(line, text, &self.upload_codes, &self.codes) {
+        let prepared = match source::prepare(line, text, &self.upload_codes, &self.config) {
             Ok(p) => p,
             Err(r) => return Checked::Refused(r),
         };
@@ -872,12 +862,10 @@ impl Reporter {
         report: &mut RunReport,
         watch: &(dyn Fn(Event<'_>) + Send + Sync),
     ) -> Result<(), String> {
-        let contracts: Vec<UploadContract> = batch.iter().map(|r| r.contract.clone()).collect();
-        let fields: BTreeSet<&str> = batch
+        let fields: BTreeSet<String> = batch
             .iter()
-            .flat_map(|r| r.fields.iter().map(String::as_str))
+            .flat_map(|r| r.fields.iter().cloned())
             .collect();
-        let codes: Vec<String> = contracts.iter().map(|c| c.contract_code.clone()).collect();
         let run_id = report.run_id.unwrap_or(0);
         let records: Vec<store::BatchRecord> = batch
             .iter()
@@ -888,6 +876,8 @@ impl Reporter {
                 subject: r.subject,
             })
             .collect();
+        let codes: Vec<String> = records.iter().map(|r| r.contract_code.clone()).collect();
+        let contracts: Vec<UploadContract> = batch.into_iter().map(|r| r.contract).collect();
         let id = self
             .store
             .create_batch(run_id, &records)
@@ -896,7 +886,7 @@ impl Reporter {
         let transfer_id = Uuid::now_v7();
         let mut out = self.draft(transfer_id, Kind::Out, "ok");
         out.reference = Some(format!("report-run-{run_id}/batch-{id}"));
-        out.fields = fields.iter().map(|f| (*f).to_owned()).collect();
+        out.fields = fields.into_iter().collect();
         out.upstream = std::iter::once(("report_batch".to_owned(), id.to_string()))
             .chain(
                 codes
@@ -953,10 +943,16 @@ impl Reporter {
                 let mut inn = self.draft(transfer_id, Kind::In, &format!("error:{}", e.code()));
                 inn.reference = Some(format!("report-run-{run_id}/batch-{id}"));
                 inn.latency_ms = Some(started.elapsed().as_millis() as u64);
-                let _ = self.log_entry(inn).await;
+                let unlogged = match self.log_entry(inn).await {
+                    Ok(()) => "",
+                    Err(_) => " (and the failure's IN entry could not be logged)",
+                };
                 watch(Event::Batch(&b));
                 report.batches.push(b);
-                return Err(format!("batch {id}: upload failed ({}): {what}", e.code()));
+                return Err(format!(
+                    "batch {id}: upload failed ({}): {what}{unlogged}",
+                    e.code()
+                ));
             }
         };
         b.bureau_batch_id = Some(answer.batch_id.as_str().to_owned());
@@ -1074,32 +1070,10 @@ impl Reporter {
                 None => (c.clone(), "accepted", None),
             })
             .collect();
-        self.store
-            .finalize_batch(id, &outcomes, Some(&status.status_name))
-            .map_err(|e| Stop::Run(e.to_string()))?;
-        for (code, outcome, msg) in &outcomes {
-            match *outcome {
-                "accepted" => b.accepted += 1,
-                "rejected" => {
-                    b.rejected += 1;
-                    report
-                        .rejections
-                        .push((code.clone(), msg.clone().unwrap_or_default()));
-                }
-                _ => {}
-            }
-        }
-        report.counts.accepted += b.accepted;
-        report.counts.rejected += b.rejected;
-        if unnamed > 0 {
-            let note = format!(
-                "batch {id}: the bureau rejected {} records without naming them; those are not \
-                 taken as accepted",
-                status.rejected.unwrap_or(0)
-            );
-            report.notes.push(note.clone());
-            report.failure.get_or_insert(note);
-        }
+        let count = |what: &str| outcomes.iter().filter(|(_, o, _)| *o == what).count() as u64;
+        let (accepted, rejected_count) = (count("accepted"), count("rejected"));
+        // The IN entry first: if it cannot be logged the batch stays `uploaded` and the next
+        // run polls and logs it, so no incoming transfer goes unlogged.
         let mut inn = self.draft(transfer_id, Kind::In, "ok");
         inn.reference = Some(format!(
             "report-run-{}/batch-{id}",
@@ -1125,8 +1099,8 @@ impl Reporter {
                 status.batch_id.as_str().to_owned(),
             ),
             ("status_id".to_owned(), status.status_id.to_string()),
-            ("accepted".to_owned(), b.accepted.to_string()),
-            ("rejected".to_owned(), b.rejected.to_string()),
+            ("accepted".to_owned(), accepted.to_string()),
+            ("rejected".to_owned(), rejected_count.to_string()),
         ];
         inn.upstream.extend(
             outcomes
@@ -1135,6 +1109,28 @@ impl Reporter {
                 .map(|(c, _, _)| ("rejected_contract".to_owned(), c.clone())),
         );
         self.log_entry(inn).await.map_err(Stop::Run)?;
+        self.store
+            .finalize_batch(id, &outcomes, Some(&status.status_name))
+            .map_err(|e| Stop::Run(e.to_string()))?;
+        b.accepted += accepted;
+        b.rejected += rejected_count;
+        report.counts.accepted += accepted;
+        report.counts.rejected += rejected_count;
+        report.rejections.extend(
+            outcomes
+                .into_iter()
+                .filter(|(_, o, _)| *o == "rejected")
+                .map(|(c, _, m)| (c, m.unwrap_or_default())),
+        );
+        if unnamed > 0 {
+            let note = format!(
+                "batch {id}: the bureau rejected {} records without naming them; those are not \
+                 taken as accepted",
+                status.rejected.unwrap_or(0)
+            );
+            report.notes.push(note.clone());
+            report.failure.get_or_insert(note);
+        }
         Ok(())
     }
 }

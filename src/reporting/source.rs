@@ -4,10 +4,8 @@
 //! field and the reason.
 //!
 //! This module must never put a value from the file (an IIN, a name, a number) into a refusal:
-//! reasons name members and rules only. serde's own messages quote values, so they are reduced
-//! to the member's path here.
-
-use std::collections::BTreeMap;
+//! reasons name members and rules only. Lines are parsed by the API's `parse_json`, which keeps
+//! serde's quoted values out of its messages.
 
 use kuzet_fcb::{
     CollateralKind, ContractPhase, Gender, IdDocument, UploadAddress, UploadBorrower,
@@ -18,6 +16,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::Date;
 use time::macros::format_description;
+
+use super::ReportingConfig;
 
 /// Member names of the source format, for messages (and the README).
 #[derive(Debug, Deserialize)]
@@ -136,15 +136,6 @@ pub struct Prepared {
     pub payload: Value,
 }
 
-/// Codes the source's words map to, beside the adapter's [`UploadConfig`].
-#[derive(Debug, Clone)]
-pub struct SourceCodes {
-    /// Currencies a contract may be in.
-    pub currencies: Vec<String>,
-    /// The bureau's `Citizenship@id` per ISO 3166 alpha-2 code.
-    pub citizenship_ids: BTreeMap<String, String>,
-}
-
 fn date(path: &str, s: &str) -> Result<Date, String> {
     Date::parse(s.trim(), format_description!("[year]-[month]-[day]"))
         .map_err(|_| format!("{path} is not a date (YYYY-MM-DD)"))
@@ -169,71 +160,25 @@ fn text(path: &str, s: &str) -> Result<String, String> {
     Ok(t.to_owned())
 }
 
-/// The reason serde gives, reduced to the member's path and the kind of problem (serde quotes
-/// the offending value, which may be personal data).
-fn parse_error(e: serde_path_to_error::Error<serde_json::Error>) -> (&'static str, String) {
-    let path = e.path().to_string();
-    let inner = e.inner();
-    let msg = inner.to_string();
-    match inner.classify() {
-        serde_json::error::Category::Data => {
-            if let Some(rest) = msg.strip_prefix("unknown field `") {
-                let name = rest.split('`').next().unwrap_or("");
-                let at = path
-                    .rsplit_once('.')
-                    .map_or(String::new(), |(p, _)| format!("{p}."));
-                (
-                    "unknown_field",
-                    format!("{at}{name} is not a member of the format"),
-                )
-            } else if let Some(rest) = msg.strip_prefix("missing field `") {
-                let name = rest.split('`').next().unwrap_or("");
-                let at = if path == "." {
-                    String::new()
-                } else {
-                    format!("{path}.")
-                };
-                ("invalid", format!("{at}{name} is required"))
-            } else {
-                ("invalid", format!("{path} has the wrong type or value"))
-            }
-        }
-        serde_json::error::Category::Eof => ("malformed", "the JSON object is incomplete".into()),
-        _ => (
-            "malformed",
-            format!("not a JSON object (column {})", inner.column()),
-        ),
-    }
-}
-
 /// Reads one source line into a checked contract. `line` is its number, for the refusal.
 pub fn prepare(
     line: u64,
     text_line: &str,
     upload: &UploadConfig,
-    codes: &SourceCodes,
+    codes: &ReportingConfig,
 ) -> Result<Prepared, Refusal> {
-    let mut de = serde_json::Deserializer::from_str(text_line);
-    let src: SourceContract = match serde_path_to_error::deserialize(&mut de) {
-        Ok(s) => s,
-        Err(e) => {
-            let (code, reason) = parse_error(e);
-            return Err(Refusal {
-                line,
-                contract_code: None,
-                code,
-                reason,
-            });
-        }
-    };
-    if de.end().is_err() {
-        return Err(Refusal {
+    // The API's own parsing: serde's complaints sorted into codes, values never quoted.
+    let src: SourceContract =
+        crate::api::parse_json(text_line.as_bytes()).map_err(|e| Refusal {
             line,
             contract_code: None,
-            code: "malformed",
-            reason: "more than one JSON value on the line".into(),
-        });
-    }
+            code: match e.code {
+                "malformed_request" => "malformed",
+                "unknown_field" => "unknown_field",
+                _ => "invalid",
+            },
+            reason: e.message,
+        })?;
     let code = src.contract_code.trim().to_owned();
     let refuse = |reason: String| Refusal {
         line,
@@ -251,7 +196,7 @@ pub fn prepare(
     })
 }
 
-fn convert(s: &SourceContract, codes: &SourceCodes) -> Result<UploadContract, String> {
+fn convert(s: &SourceContract, codes: &ReportingConfig) -> Result<UploadContract, String> {
     let contract_code = text("contract_code", &s.contract_code)?;
     let agreement_number = text("agreement_number", &s.agreement_number)?;
     let start_date = date("start_date", &s.start_date)?;
@@ -391,7 +336,7 @@ fn derive_outstanding(outstanding: u64, instalment: u64, count: u32) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX).min(count)
 }
 
-fn borrower(b: &SourceBorrower, codes: &SourceCodes) -> Result<UploadBorrower, String> {
+fn borrower(b: &SourceBorrower, codes: &ReportingConfig) -> Result<UploadBorrower, String> {
     let iin =
         Iin::parse(b.iin.trim()).map_err(|e| format!("borrower.iin is not a valid IIN: {e}"))?;
     let gender = match b.gender.trim() {

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS report_runs (
     invalid     INTEGER NOT NULL DEFAULT 0,
     unchanged   INTEGER NOT NULL DEFAULT 0,
     sent        INTEGER NOT NULL DEFAULT 0,
+    held        INTEGER NOT NULL DEFAULT 0,
     accepted    INTEGER NOT NULL DEFAULT 0,
     rejected    INTEGER NOT NULL DEFAULT 0,
     message     TEXT
@@ -163,6 +164,8 @@ pub struct RunRow {
     pub accepted: u64,
     pub rejected: u64,
     pub message: Option<String>,
+    /// Contracts held for a batch still at the bureau.
+    pub held: u64,
 }
 
 /// The counts a run ends with.
@@ -273,8 +276,8 @@ impl ReportStore {
         self.with(|c| {
             c.execute(
                 "UPDATE report_runs SET finished_at = ?2, status = ?3, read = ?4, invalid = ?5, \
-                 unchanged = ?6, sent = ?7, accepted = ?8, rejected = ?9, message = ?10 \
-                 WHERE id = ?1",
+                 unchanged = ?6, sent = ?7, accepted = ?8, rejected = ?9, message = ?10, \
+                 held = ?11 WHERE id = ?1",
                 params![
                     id,
                     micros(OffsetDateTime::now_utc()),
@@ -285,7 +288,8 @@ impl ReportStore {
                     n(counts.sent),
                     n(counts.accepted),
                     n(counts.rejected),
-                    message
+                    message,
+                    n(counts.held)
                 ],
             )?;
             Ok(())
@@ -462,17 +466,6 @@ impl ReportStore {
         })
     }
 
-    /// The batches of a run, in order.
-    pub fn batches_of_run(&self, run_id: i64) -> Result<Vec<StoredBatch>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {} FROM report_batches WHERE run_id = ?1 ORDER BY id",
-                Self::BATCH_COLUMNS
-            ))?;
-            st.query_map([run_id], Self::batch_from_row)?.collect()
-        })
-    }
-
     /// The contract codes of the batches still waiting for the bureau's final word.
     pub fn codes_in_flight(&self) -> Result<std::collections::HashSet<String>, StoreError> {
         self.with(|c| {
@@ -503,24 +496,12 @@ impl ReportStore {
         })
     }
 
-    /// The records of a batch that the bureau refused, with its messages.
-    pub fn rejected_records(&self, batch_id: i64) -> Result<Vec<(String, String)>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare(
-                "SELECT contract_code, COALESCE(message, '') FROM report_batch_records \
-                 WHERE batch_id = ?1 AND outcome = 'rejected' ORDER BY contract_code",
-            )?;
-            st.query_map([batch_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect()
-        })
-    }
-
     /// The most recent runs, newest first.
     pub fn recent_runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, started_at, finished_at, trigger, source, dry_run, status, read, \
-                 invalid, unchanged, sent, accepted, rejected, message FROM report_runs \
+                 invalid, unchanged, sent, accepted, rejected, message, held FROM report_runs \
                  ORDER BY id DESC LIMIT ?1",
             )?;
             let n = |v: i64| u64::try_from(v).unwrap_or(0);
@@ -540,6 +521,7 @@ impl ReportStore {
                     accepted: n(r.get(11)?),
                     rejected: n(r.get(12)?),
                     message: r.get(13)?,
+                    held: n(r.get(14)?),
                 })
             })?
             .collect()

@@ -139,6 +139,18 @@ impl TestApp {
         self.consent_to(iin, &["fcb"]).await
     }
 
+    /// The in-process mock server's call journal (`GET /__mock/journal`).
+    pub async fn journal(&self) -> Value {
+        self.http
+            .get(self.mock().url("/__mock/journal"))
+            .send()
+            .await
+            .expect("journal")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// Records a consent for `iin` to `recipients` for contract performance; returns its id.
     pub async fn consent_to(&self, iin: &str, recipients: &[&str]) -> String {
         let mut body = consent_body(iin);
