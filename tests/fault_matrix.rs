@@ -449,7 +449,8 @@ async fn a_shep_party_past_the_deadline_then_its_breaker_opens_and_recovers() {
         let r = &mut c.traffic.resilience;
         r.retry_max_attempts = 1;
         r.breaker_min_calls = 3;
-        r.breaker_open_ms = 300;
+        // Long enough that a loaded machine cannot let it pass before the refused call below.
+        r.breaker_open_ms = 1500;
     })
     .await;
     let iin = common::demo_iin();
@@ -489,7 +490,7 @@ async fn a_shep_party_past_the_deadline_then_its_breaker_opens_and_recovers() {
     // The authority is quick again; after the open period a probe closes the breaker. Waiting
     // out the period is the behaviour under test (the state machine's timing is unit-tested).
     app.shep().set_latency(std::time::Duration::ZERO);
-    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1550)).await;
     assert_eq!(vehicle().await.status, 200);
     assert_eq!(vehicle().await.status, 200);
 }
