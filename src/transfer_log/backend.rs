@@ -7,6 +7,7 @@
 use std::ops::ControlFlow;
 
 use super::entry::canonical_encoding;
+use super::query::{Order, Query};
 use super::{Entry, LogError, StagedEntry};
 
 /// A subject's body key, wrapped (ChaCha20-Poly1305 under a key derived from the master key):
@@ -83,6 +84,49 @@ pub trait LogBackend: Send + 'static {
                 hash: [0; 32],
             }),
         })
+    }
+
+    /// Visits the stored entries that match `q` (its cursor included) in `q.order`, from one
+    /// consistent snapshot, until the visitor breaks. A row that cannot be decoded is an error
+    /// (`Corrupt`). This default scans the whole log and filters with [`Query::matches`];
+    /// backends should use their indexes.
+    fn query(
+        &mut self,
+        q: &Query,
+        visit: &mut dyn FnMut(Entry) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
+        let mut hits = Vec::new();
+        let mut bad = None;
+        self.scan(1, &mut |row| match row {
+            Ok(e) => {
+                if q.matches(&e) {
+                    if q.order == Order::OldestFirst {
+                        if visit(e).is_break() {
+                            return ControlFlow::Break(());
+                        }
+                    } else {
+                        hits.push(e);
+                    }
+                }
+                ControlFlow::Continue(())
+            }
+            Err(r) => {
+                bad = Some(r);
+                ControlFlow::Break(())
+            }
+        })?;
+        if let Some(r) = bad {
+            return Err(LogError::Corrupt {
+                seq: r.seq,
+                reason: r.reason,
+            });
+        }
+        for e in hits.into_iter().rev() {
+            if visit(e).is_break() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The entries of one transfer (OUT, IN or DENIED), in seq order.

@@ -20,6 +20,8 @@ pub enum Kind {
     In,
     /// A transfer refused by the contract; nothing left.
     Denied,
+    /// A subject's body key destroyed (retention end or an erasure request); nothing left.
+    Erasure,
 }
 
 impl Kind {
@@ -29,6 +31,7 @@ impl Kind {
             Kind::Out => "out",
             Kind::In => "in",
             Kind::Denied => "denied",
+            Kind::Erasure => "erasure",
         }
     }
 
@@ -38,6 +41,7 @@ impl Kind {
             "out" => Some(Kind::Out),
             "in" => Some(Kind::In),
             "denied" => Some(Kind::Denied),
+            "erasure" => Some(Kind::Erasure),
             _ => None,
         }
     }

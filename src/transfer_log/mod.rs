@@ -51,6 +51,7 @@
 mod backend;
 mod entry;
 mod keys;
+pub mod query;
 mod sqlite;
 pub mod testing;
 mod verify;
@@ -61,6 +62,7 @@ pub use entry::{
     Appended, Entry, EntryDraft, Kind, SealedBody, StagedEntry, canonical_encoding, entry_hash,
 };
 pub use keys::{Keys, MASTER_KEY_FILE, NO_SUBJECT};
+pub use query::{EntryView, Order, Page, Query};
 pub use sqlite::{SQLITE_FILE, SqliteBackend};
 pub use verify::{VerifyError, VerifyFailure, VerifySummary, verify, verify_data_dir};
 pub use writer::{BATCH_CAP, TransferLog};

@@ -23,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use uuid::Uuid;
 
 use super::entry::{COLUMNS, ENCODED_COLUMNS, begin_encoding, encode_value, from_micros, micros};
+use super::query::{Order, Query};
 use super::{
     EncodedRow, Entry, Kind, LogBackend, LogError, RowError, SealedBody, StagedEntry, WrappedKey,
 };
@@ -383,6 +384,70 @@ fn encode_row<'a>(row: &Row<'_>, buf: &'a mut Vec<u8>) -> EncodedRow<'a> {
     }
 }
 
+/// The SELECT of a query and its arguments. Every filter is a bound parameter; only the shape
+/// (which filters are set, the order) varies, so prepared statements cache well.
+fn query_sql(q: &Query) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut conds: Vec<&str> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut text = |conds: &mut Vec<&str>, cond, v: &Option<String>| {
+        if let Some(v) = v {
+            conds.push(cond);
+            args.push(Value::Text(v.clone()));
+        }
+    };
+    text(&mut conds, "recipient = ?", &q.recipient);
+    text(&mut conds, "operation = ?", &q.operation);
+    text(&mut conds, "caller = ?", &q.caller);
+    text(&mut conds, "purpose = ?", &q.purpose);
+    if let Some(k) = q.kind {
+        conds.push("kind = ?");
+        args.push(Value::Text(k.as_str().into()));
+    }
+    if let Some(o) = &q.outcome {
+        conds.push("(outcome = ? OR substr(outcome, 1, ?) = ?)");
+        args.push(Value::Text(o.clone()));
+        args.push(Value::Integer(o.chars().count() as i64 + 1));
+        args.push(Value::Text(format!("{o}:")));
+    }
+    if let Some(s) = q.subject {
+        conds.push("subject = ?");
+        args.push(Value::Blob(s.to_vec()));
+    }
+    if let Some(t) = q.transfer_id {
+        conds.push("transfer_id = ?");
+        args.push(Value::Blob(t.as_bytes().to_vec()));
+    }
+    if let Some(t) = q.since {
+        conds.push("at >= ?");
+        args.push(Value::Integer(micros(t)));
+    }
+    if let Some(t) = q.until {
+        conds.push("at < ?");
+        args.push(Value::Integer(micros(t)));
+    }
+    let order = match q.order {
+        Order::NewestFirst => "DESC",
+        Order::OldestFirst => "ASC",
+    };
+    if let Some(c) = q.cursor {
+        conds.push(match q.order {
+            Order::NewestFirst => "seq < ?",
+            Order::OldestFirst => "seq > ?",
+        });
+        args.push(Value::Integer(i64::try_from(c).unwrap_or(i64::MAX)));
+    }
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    };
+    (
+        format!("SELECT {COLUMNS} FROM entries{filter} ORDER BY seq {order}"),
+        args,
+    )
+}
+
 impl LogBackend for SqliteBackend {
     fn tip(&mut self) -> Result<Option<(u64, [u8; 32])>, LogError> {
         let row: Option<(i64, Vec<u8>)> = self
@@ -517,6 +582,28 @@ impl LogBackend for SqliteBackend {
         let mut buf = Vec::with_capacity(1024);
         while let Some(row) = rows.next().map_err(storage)? {
             if visit(encode_row(row, &mut buf)).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn query(
+        &mut self,
+        q: &Query,
+        visit: &mut dyn FnMut(Entry) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
+        let (sql, args) = query_sql(q);
+        let mut st = self.conn.prepare_cached(&sql).map_err(storage)?;
+        let mut rows = st
+            .query(rusqlite::params_from_iter(args.iter()))
+            .map_err(storage)?;
+        while let Some(row) = rows.next().map_err(storage)? {
+            let e = decode(row).map_err(|e| LogError::Corrupt {
+                seq: e.seq,
+                reason: e.reason,
+            })?;
+            if visit(e).is_break() {
                 break;
             }
         }

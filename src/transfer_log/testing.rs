@@ -69,6 +69,14 @@ impl LogBackend for SwitchableBackend {
         self.inner.scan_encoded(from_seq, visit)
     }
 
+    fn query(
+        &mut self,
+        q: &super::Query,
+        visit: &mut dyn FnMut(Entry) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
+        self.inner.query(q, visit)
+    }
+
     fn get_transfer(&mut self, transfer_id: uuid::Uuid) -> Result<Vec<Entry>, LogError> {
         self.inner.get_transfer(transfer_id)
     }

@@ -75,6 +75,7 @@ impl std::fmt::Debug for TransferLog {
 
 struct Inner {
     tx: Option<mpsc::Sender<Command>>,
+    data_dir: std::path::PathBuf,
     keys: Arc<Keys>,
     tip: Arc<Mutex<Tip>>,
     thread: Option<JoinHandle<()>>,
@@ -126,6 +127,7 @@ impl TransferLog {
         Ok(TransferLog {
             inner: Arc::new(Inner {
                 tx: Some(tx),
+                data_dir: data_dir.to_path_buf(),
                 keys,
                 tip: shared_tip,
                 thread: Some(thread),
@@ -220,9 +222,36 @@ impl TransferLog {
         rx.await.map_err(|_| unavailable_writer())?
     }
 
+    /// Runs `f` with a read-only view of the log on a blocking thread, beside the writer
+    /// (appends go on meanwhile); on the writer thread when the backend is not the data
+    /// directory's SQLite file (test backends).
+    pub async fn read_only<R, F>(&self, f: F) -> Result<R, LogError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn LogBackend) -> Result<R, LogError> + Send + 'static,
+    {
+        let path = self.inner.data_dir.join(super::SQLITE_FILE);
+        if !path.exists() {
+            return self.read(f).await;
+        }
+        let dir = self.inner.data_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut b = SqliteBackend::open_read_only(&dir)?;
+            f(&mut b)
+        })
+        .await
+        .map_err(|_| LogError::Storage("a log reader panicked".into()))?
+    }
+
+    /// One page of a search (see [`super::query::search`]), read beside the writer.
+    pub async fn search(&self, q: super::Query, limit: usize) -> Result<super::Page, LogError> {
+        self.read_only(move |b| super::query::search(b, &q, limit))
+            .await
+    }
+
     /// The entries of one transfer, in seq order.
     pub async fn get_transfer(&self, transfer_id: Uuid) -> Result<Vec<Entry>, LogError> {
-        self.read(move |b| b.get_transfer(transfer_id)).await
+        self.read_only(move |b| b.get_transfer(transfer_id)).await
     }
 
     /// The plaintext body of a stored entry (auditors, tests); `Decrypt` after erasure.
