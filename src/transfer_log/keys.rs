@@ -113,6 +113,19 @@ impl Keys {
         }
     }
 
+    /// Loads an existing `DATA_DIR/master.key` (with the same checks as [`Keys::open`]) and
+    /// never creates one: for the read-only tools (search, reports, verification).
+    pub fn open_existing(data_dir: &Path) -> Result<Keys, LogError> {
+        let path = data_dir.join(MASTER_KEY_FILE);
+        if !path.exists() {
+            return Err(LogError::Io {
+                path,
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        Keys::open(data_dir)
+    }
+
     /// Keys derived from a given master key (tests, tools).
     pub fn from_master(master: &[u8; 32]) -> Keys {
         let index_key = derive(master, INDEX_LABEL);
