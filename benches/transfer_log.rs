@@ -156,7 +156,12 @@ fn build_log(dir: &std::path::Path, n: u64) {
             prev = e.hash;
             batch.push(StagedEntry::new(e));
         }
-        backend.append(&[], &batch).expect("append");
+        backend
+            .append(&kuzet::transfer_log::Batch {
+                entries: &batch,
+                ..Default::default()
+            })
+            .expect("append");
     }
 }
 

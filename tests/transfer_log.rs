@@ -441,10 +441,27 @@ async fn destroying_a_subject_key_erases_bodies_but_the_chain_still_verifies() {
         .expect("append");
     let before = verify_data_dir(dir.path()).expect("verifies");
 
-    assert!(
-        log.destroy_subject_key(log.subject_index(&erased))
-            .await
-            .expect("destroy")
+    let (erasure, existed) = log
+        .erase(log.subject_index(&erased), "erasure-request", "dpo", None)
+        .await
+        .expect("erase");
+    assert!(existed, "the subject had a body key");
+    let recorded = log
+        .search(
+            kuzet::transfer_log::Query {
+                kind: Some(Kind::Erasure),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .expect("search");
+    assert_eq!(recorded.entries.len(), 1);
+    assert_eq!(recorded.entries[0].seq, erasure.seq);
+    assert_eq!(recorded.entries[0].outcome, "key_destroyed");
+    assert_eq!(
+        recorded.entries[0].subject,
+        Some(hex::encode(log.subject_index(&erased)))
     );
     let e = &log.get_transfer(ea).await.expect("get")[0];
     assert!(matches!(
@@ -460,9 +477,11 @@ async fn destroying_a_subject_key_erases_bodies_but_the_chain_still_verifies() {
 
     let after = verify_data_dir(dir.path()).expect("still verifies");
     assert_eq!(
-        (after.entries, after.tip_hash),
-        (before.entries, before.tip_hash)
+        after.entries,
+        before.entries + 1,
+        "the erasure is itself logged"
     );
+    assert_eq!(after.tip_hash, erasure.hash);
     let log = TransferLog::open_sqlite(dir.path()).expect("reopen");
     let e = &log.get_transfer(ea).await.expect("get")[0];
     assert!(matches!(

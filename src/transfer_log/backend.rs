@@ -6,6 +6,7 @@
 
 use std::ops::ControlFlow;
 
+use super::checkpoint::Checkpoint;
 use super::entry::canonical_encoding;
 use super::query::{Order, Query};
 use super::{Entry, LogError, StagedEntry};
@@ -33,21 +34,45 @@ pub struct EncodedRow<'a> {
     pub hash: [u8; 32],
 }
 
+/// What one append transaction stores, all or nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Batch<'a> {
+    /// New subject keys (insert only; an existing key for a subject is a `Conflict`).
+    pub new_keys: &'a [([u8; 32], WrappedKey)],
+    /// Consecutive, chained entries.
+    pub entries: &'a [StagedEntry],
+    /// A checkpoint signed over the last of `entries`.
+    pub checkpoint: Option<&'a Checkpoint>,
+    /// Subject keys to destroy (erasure); absent ones are ignored.
+    pub destroy_keys: &'a [[u8; 32]],
+}
+
 /// Blocking storage for the chain and the subject keys. The writer thread owns one instance;
 /// readers (verify, auditors) open their own.
 pub trait LogBackend: Send + 'static {
     /// The last stored `(seq, hash)`, `None` when the log is empty.
     fn tip(&mut self) -> Result<Option<(u64, [u8; 32])>, LogError>;
 
-    /// Stores `new_keys` (insert only; an existing key for a subject is a `Conflict`) and
-    /// `entries` (consecutive seqs, chained) in ONE transaction, committed durably before
-    /// returning `Ok`. Fails with `Conflict`, storing nothing, when the stored tip is not
+    /// Stores a [`Batch`] in ONE transaction, committed durably before returning `Ok`. Fails
+    /// with `Conflict`, storing nothing, when the stored tip is not
     /// `(entries[0].seq - 1, entries[0].prev_hash)`. Any other failure stores nothing either.
-    fn append(
-        &mut self,
-        new_keys: &[([u8; 32], WrappedKey)],
-        entries: &[StagedEntry],
-    ) -> Result<(), LogError>;
+    fn append(&mut self, batch: &Batch<'_>) -> Result<(), LogError>;
+
+    /// Stores a checkpoint over an already stored entry, in its own transaction; fails with
+    /// `Conflict` when the stored entry at `seq` does not have that hash.
+    fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), LogError>;
+
+    /// Every stored checkpoint, in seq order. Rows that cannot be decoded are errors.
+    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, LogError>;
+
+    /// The first checkpoint with `seq >= from_seq` (what a proof ends on).
+    fn checkpoint_covering(&mut self, from_seq: u64) -> Result<Option<Checkpoint>, LogError>;
+
+    /// The latest checkpoint.
+    fn latest_checkpoint(&mut self) -> Result<Option<Checkpoint>, LogError>;
+
+    /// The stored hash of the entry at `seq`.
+    fn entry_hash_at(&mut self, seq: u64) -> Result<Option<[u8; 32]>, LogError>;
 
     /// Visits stored rows with `seq >= from_seq` in seq order, from one consistent snapshot,
     /// until the visitor breaks. Rows that cannot be decoded are passed as `Err`.
@@ -135,7 +160,10 @@ pub trait LogBackend: Send + 'static {
     /// The wrapped body key of a subject index, if one exists (and was not destroyed).
     fn subject_key(&mut self, subject: &[u8; 32]) -> Result<Option<WrappedKey>, LogError>;
 
-    /// Destroys a subject's wrapped body key (erasure); `true` when one existed. Entries are
-    /// untouched, so the chain still verifies while their bodies become unreadable.
-    fn destroy_subject_key(&mut self, subject: &[u8; 32]) -> Result<bool, LogError>;
+    /// Visits `(subject, recipient, operation, at)` of every entry that holds a body, in seq
+    /// order (what retention needs); entries without a subject have `NO_SUBJECT`.
+    fn body_entries(
+        &mut self,
+        visit: &mut dyn FnMut(&[u8; 32], &str, &str, time::OffsetDateTime),
+    ) -> Result<(), LogError>;
 }

@@ -35,7 +35,15 @@ const WRAP_LABEL: &[u8] = b"kuzet subject key wrap v1";
 pub struct Keys {
     index_mac: Hmac<Sha256>,
     wrap: ChaCha20Poly1305,
-    cache: Mutex<HashMap<[u8; 32], ChaCha20Poly1305>>,
+    cache: Mutex<Cache>,
+}
+
+/// Unwrapped body keys, and a generation that every forgetting bumps: a key looked up (or a
+/// body sealed) under an older generation may belong to an erased subject and is not used.
+#[derive(Default)]
+struct Cache {
+    generation: u64,
+    keys: HashMap<[u8; 32], ChaCha20Poly1305>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -134,7 +142,7 @@ impl Keys {
             index_mac: <Hmac<Sha256> as Mac>::new_from_slice(&index_key)
                 .unwrap_or_else(|_| unreachable!("HMAC takes any key length")),
             wrap: ChaCha20Poly1305::new(Key::from_slice(&wrap_key)),
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
         }
     }
 
@@ -146,22 +154,43 @@ impl Keys {
         mac.finalize().into_bytes().into()
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], ChaCha20Poly1305>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
         // A poisoned cache only means another thread panicked mid-insert of a whole value;
         // the map itself is still consistent.
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn cached(&self, subject: &[u8; 32]) -> Option<ChaCha20Poly1305> {
-        self.cache().get(subject).cloned()
+    /// The cache's generation, to be read BEFORE a lookup whose result is kept.
+    pub(crate) fn generation(&self) -> u64 {
+        self.cache().generation
     }
 
-    pub(crate) fn remember(&self, subject: [u8; 32], key: ChaCha20Poly1305) {
-        self.cache().insert(subject, key);
+    /// A cached key and the generation it is valid in.
+    pub(crate) fn cached(&self, subject: &[u8; 32]) -> Option<(ChaCha20Poly1305, u64)> {
+        let c = self.cache();
+        c.keys.get(subject).map(|k| (k.clone(), c.generation))
     }
 
+    /// Caches a key found or created under `generation`, unless something was forgotten since.
+    pub(crate) fn remember(&self, generation: u64, subject: [u8; 32], key: ChaCha20Poly1305) {
+        let mut c = self.cache();
+        if c.generation == generation {
+            c.keys.insert(subject, key);
+        }
+    }
+
+    /// Drops a subject's cached key (its key is being destroyed).
     pub(crate) fn forget(&self, subject: &[u8; 32]) {
-        self.cache().remove(subject);
+        let mut c = self.cache();
+        c.generation += 1;
+        c.keys.remove(subject);
+    }
+
+    /// Drops every cached key: another writer changed the log, and may have destroyed some.
+    pub(crate) fn forget_all(&self) {
+        let mut c = self.cache();
+        c.generation += 1;
+        c.keys.clear();
     }
 
     /// A fresh random body key for `subject` and its wrapped form.
@@ -221,14 +250,15 @@ impl Keys {
         backend: &mut dyn LogBackend,
         subject: &[u8; 32],
     ) -> Result<Option<ChaCha20Poly1305>, LogError> {
-        if let Some(k) = self.cached(subject) {
+        let generation = self.generation();
+        if let Some((k, _)) = self.cached(subject) {
             return Ok(Some(k));
         }
         match backend.subject_key(subject)? {
             None => Ok(None),
             Some(w) => {
                 let k = self.unwrap_key(subject, &w)?;
-                self.remember(*subject, k.clone());
+                self.remember(generation, *subject, k.clone());
                 Ok(Some(k))
             }
         }

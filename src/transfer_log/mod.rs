@@ -49,6 +49,7 @@
 //! construction (it recomputes with version 2 only).
 
 mod backend;
+pub mod checkpoint;
 mod entry;
 mod keys;
 pub mod query;
@@ -57,14 +58,18 @@ pub mod testing;
 mod verify;
 mod writer;
 
-pub use backend::{EncodedRow, LogBackend, RowError, WrappedKey};
+pub use backend::{Batch, EncodedRow, LogBackend, RowError, WrappedKey};
+pub use checkpoint::{Checkpoint, CheckpointPolicy, CheckpointSigner};
 pub use entry::{
     Appended, Entry, EntryDraft, Kind, SealedBody, StagedEntry, canonical_encoding, entry_hash,
 };
 pub use keys::{Keys, MASTER_KEY_FILE, NO_SUBJECT};
 pub use query::{EntryView, Order, Page, Query};
 pub use sqlite::{SQLITE_FILE, SqliteBackend};
-pub use verify::{VerifyError, VerifyFailure, VerifySummary, verify, verify_data_dir};
+pub use verify::{
+    VerifyError, VerifyFailure, VerifyOptions, VerifySummary, verify, verify_data_dir,
+    verify_data_dir_with, verify_with,
+};
 pub use writer::{BATCH_CAP, TransferLog};
 
 use std::path::PathBuf;

@@ -22,10 +22,12 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use uuid::Uuid;
 
+use super::checkpoint::Checkpoint;
 use super::entry::{COLUMNS, ENCODED_COLUMNS, begin_encoding, encode_value, from_micros, micros};
 use super::query::{Order, Query};
 use super::{
-    EncodedRow, Entry, Kind, LogBackend, LogError, RowError, SealedBody, StagedEntry, WrappedKey,
+    Batch, EncodedRow, Entry, Kind, LogBackend, LogError, RowError, SealedBody, StagedEntry,
+    WrappedKey,
 };
 
 /// The SQLite file's name inside the data directory.
@@ -69,7 +71,18 @@ CREATE TABLE IF NOT EXISTS subject_keys (
     wrapped    BLOB NOT NULL,
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
-PRAGMA user_version = 2;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    seq        INTEGER PRIMARY KEY,
+    hash       BLOB    NOT NULL,
+    at         INTEGER NOT NULL,
+    public_key BLOB    NOT NULL,
+    signature  BLOB    NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+PRAGMA user_version = 3;
 ";
 
 /// Entries committed between two checkpoint requests: about 1-2 MB of WAL for small entries.
@@ -384,6 +397,65 @@ fn encode_row<'a>(row: &Row<'_>, buf: &'a mut Vec<u8>) -> EncodedRow<'a> {
     }
 }
 
+const CP_COLUMNS: &str = "seq, hash, at, public_key, signature";
+
+fn insert_checkpoint(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint) -> Result<(), LogError> {
+    tx.prepare_cached(
+        "INSERT INTO checkpoints (seq, hash, at, public_key, signature) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (seq) DO NOTHING",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            cp.seq as i64,
+            &cp.hash[..],
+            micros(cp.at),
+            &cp.public_key[..],
+            &cp.signature[..]
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+impl SqliteBackend {
+    fn select_checkpoints(&mut self, sql: &str, arg: u64) -> Result<Vec<Checkpoint>, LogError> {
+        let mut st = self.conn.prepare_cached(sql).map_err(storage)?;
+        let n = st.parameter_count();
+        let mut rows = if n == 0 {
+            st.query([])
+        } else {
+            st.query([arg as i64])
+        }
+        .map_err(storage)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(storage)? {
+            let seq: i64 = row.get(0).map_err(storage)?;
+            let bad = |what: &str| LogError::Corrupt {
+                seq: seq as u64,
+                reason: format!("checkpoint {what}"),
+            };
+            let bytes = |i: usize| -> Result<Vec<u8>, LogError> {
+                row.get::<_, Vec<u8>>(i).map_err(|_| bad("is not a blob"))
+            };
+            out.push(Checkpoint {
+                seq: u64::try_from(seq).map_err(|_| bad("seq is negative"))?,
+                hash: bytes(1)?
+                    .try_into()
+                    .map_err(|_| bad("hash is not 32 bytes"))?,
+                at: from_micros(row.get(2).map_err(|_| bad("time is not an integer"))?)
+                    .ok_or_else(|| bad("time is out of range"))?,
+                public_key: bytes(3)?
+                    .try_into()
+                    .map_err(|_| bad("public key is not 32 bytes"))?,
+                signature: bytes(4)?
+                    .try_into()
+                    .map_err(|_| bad("signature is not 64 bytes"))?,
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// The SELECT of a query and its arguments. Every filter is a bound parameter; only the shape
 /// (which filters are set, the order) varies, so prepared statements cache well.
 fn query_sql(q: &Query) -> (String, Vec<rusqlite::types::Value>) {
@@ -471,11 +543,13 @@ impl LogBackend for SqliteBackend {
         }
     }
 
-    fn append(
-        &mut self,
-        new_keys: &[([u8; 32], WrappedKey)],
-        entries: &[StagedEntry],
-    ) -> Result<(), LogError> {
+    fn append(&mut self, batch: &Batch<'_>) -> Result<(), LogError> {
+        let Batch {
+            new_keys,
+            entries,
+            checkpoint,
+            destroy_keys,
+        } = *batch;
         let Some(first) = entries.first().map(StagedEntry::entry) else {
             return Ok(());
         };
@@ -536,7 +610,26 @@ impl LogBackend for SqliteBackend {
                     .map_err(unavailable)?;
             }
         }
+        if let Some(cp) = checkpoint {
+            insert_checkpoint(&tx, cp)?;
+        }
+        if !destroy_keys.is_empty() {
+            let mut st = tx
+                .prepare_cached("DELETE FROM subject_keys WHERE subject = ?1")
+                .map_err(unavailable)?;
+            for subject in destroy_keys {
+                st.execute([&subject[..]]).map_err(unavailable)?;
+            }
+        }
         tx.commit().map_err(unavailable)?;
+        if !destroy_keys.is_empty() {
+            // The WAL still holds the pages with the keys until a checkpoint rewrites the
+            // database and truncates it; best effort, since a busy reader may delay it to the
+            // next one (secure_delete zeroes the freed bytes in the database file).
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
         if let Some(c) = &mut self.checkpointer {
             let bytes = entries
                 .iter()
@@ -635,19 +728,103 @@ impl LogBackend for SqliteBackend {
             .map_err(storage)
     }
 
-    fn destroy_subject_key(&mut self, subject: &[u8; 32]) -> Result<bool, LogError> {
-        let n = self
+    fn add_checkpoint(&mut self, cp: &Checkpoint) -> Result<(), LogError> {
+        let tx = self
             .conn
-            .execute(
-                "DELETE FROM subject_keys WHERE subject = ?1",
-                [&subject[..]],
-            )
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(unavailable)?;
-        // The WAL still holds the page with the key until a checkpoint rewrites the database
-        // and truncates it; best effort, since a busy reader may delay it to the next one.
-        let _ = self
+        let stored: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT hash FROM entries WHERE seq = ?1",
+                [cp.seq as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(unavailable)?;
+        if stored.as_deref() != Some(&cp.hash[..]) {
+            return Err(LogError::Conflict);
+        }
+        insert_checkpoint(&tx, cp)?;
+        tx.commit().map_err(unavailable)
+    }
+
+    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, LogError> {
+        self.select_checkpoints(
+            &format!("SELECT {CP_COLUMNS} FROM checkpoints ORDER BY seq"),
+            0,
+        )
+    }
+
+    fn checkpoint_covering(&mut self, from_seq: u64) -> Result<Option<Checkpoint>, LogError> {
+        Ok(self
+            .select_checkpoints(
+                &format!(
+                    "SELECT {CP_COLUMNS} FROM checkpoints WHERE seq >= ?1 ORDER BY seq LIMIT 1"
+                ),
+                from_seq,
+            )?
+            .pop())
+    }
+
+    fn latest_checkpoint(&mut self) -> Result<Option<Checkpoint>, LogError> {
+        Ok(self
+            .select_checkpoints(
+                &format!(
+                    "SELECT {CP_COLUMNS} FROM checkpoints WHERE seq >= ?1 \
+                     ORDER BY seq DESC LIMIT 1"
+                ),
+                0,
+            )?
+            .pop())
+    }
+
+    fn entry_hash_at(&mut self, seq: u64) -> Result<Option<[u8; 32]>, LogError> {
+        let h: Option<Vec<u8>> = self
             .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        Ok(n > 0)
+            .prepare_cached("SELECT hash FROM entries WHERE seq = ?1")
+            .and_then(|mut st| {
+                st.query_row([i64::try_from(seq).unwrap_or(i64::MAX)], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(storage)?;
+        h.map(|h| {
+            h.try_into().map_err(|_| LogError::Corrupt {
+                seq,
+                reason: "hash is not 32 bytes".into(),
+            })
+        })
+        .transpose()
+    }
+
+    fn body_entries(
+        &mut self,
+        visit: &mut dyn FnMut(&[u8; 32], &str, &str, time::OffsetDateTime),
+    ) -> Result<(), LogError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT seq, subject, recipient, operation, at FROM entries \
+                 WHERE body_nonce IS NOT NULL ORDER BY seq",
+            )
+            .map_err(storage)?;
+        let mut rows = st.query([]).map_err(storage)?;
+        while let Some(row) = rows.next().map_err(storage)? {
+            let seq: i64 = row.get(0).map_err(storage)?;
+            let corrupt = |reason: &str| LogError::Corrupt {
+                seq: seq as u64,
+                reason: reason.into(),
+            };
+            let subject = match row.get_ref(1).map_err(storage)? {
+                ValueRef::Null => super::NO_SUBJECT,
+                ValueRef::Blob(b) => b.try_into().map_err(|_| corrupt("subject: not 32 bytes"))?,
+                _ => return Err(corrupt("subject: expected a blob")),
+            };
+            let recipient: String = row.get(2).map_err(storage)?;
+            let operation: String = row.get(3).map_err(storage)?;
+            let at = from_micros(row.get(4).map_err(storage)?)
+                .ok_or_else(|| corrupt("at: out of range"))?;
+            visit(&subject, &recipient, &operation, at);
+        }
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{EncodedRow, Entry, LogBackend, LogError, RowError, StagedEntry, WrappedKey};
+use super::{Batch, Checkpoint, EncodedRow, Entry, LogBackend, LogError, RowError, WrappedKey};
 
 /// Wraps a backend; while `fail_writes` is set, `append` (and `tip`, as a dead database would)
 /// fails with `Unavailable` without touching the inner backend.
@@ -44,13 +44,30 @@ impl LogBackend for SwitchableBackend {
         self.inner.tip()
     }
 
-    fn append(
-        &mut self,
-        new_keys: &[([u8; 32], WrappedKey)],
-        entries: &[StagedEntry],
-    ) -> Result<(), LogError> {
+    fn append(&mut self, batch: &Batch<'_>) -> Result<(), LogError> {
         self.failing()?;
-        self.inner.append(new_keys, entries)
+        self.inner.append(batch)
+    }
+
+    fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), LogError> {
+        self.failing()?;
+        self.inner.add_checkpoint(checkpoint)
+    }
+
+    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, LogError> {
+        self.inner.checkpoints()
+    }
+
+    fn checkpoint_covering(&mut self, from_seq: u64) -> Result<Option<Checkpoint>, LogError> {
+        self.inner.checkpoint_covering(from_seq)
+    }
+
+    fn latest_checkpoint(&mut self) -> Result<Option<Checkpoint>, LogError> {
+        self.inner.latest_checkpoint()
+    }
+
+    fn entry_hash_at(&mut self, seq: u64) -> Result<Option<[u8; 32]>, LogError> {
+        self.inner.entry_hash_at(seq)
     }
 
     fn scan(
@@ -85,7 +102,10 @@ impl LogBackend for SwitchableBackend {
         self.inner.subject_key(subject)
     }
 
-    fn destroy_subject_key(&mut self, subject: &[u8; 32]) -> Result<bool, LogError> {
-        self.inner.destroy_subject_key(subject)
+    fn body_entries(
+        &mut self,
+        visit: &mut dyn FnMut(&[u8; 32], &str, &str, time::OffsetDateTime),
+    ) -> Result<(), LogError> {
+        self.inner.body_entries(visit)
     }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use super::checkpoint::{Checkpoint, data_dir_public_key};
 use super::{LogBackend, LogError, SqliteBackend};
 
 /// A verified chain.
@@ -27,6 +28,12 @@ pub struct VerifySummary {
     pub last_seq: u64,
     /// The tip's hash; zeros for an empty log.
     pub tip_hash: [u8; 32],
+    /// Signed checkpoints checked (signature, key and the entry hash they pin).
+    pub checkpoints: u64,
+    /// The seq of the latest checkpoint, 0 when there is none.
+    pub latest_checkpoint: u64,
+    /// The public key the checkpoints were checked against.
+    pub public_key: Option<[u8; 32]>,
     pub elapsed: Duration,
 }
 
@@ -40,14 +47,22 @@ impl fmt::Display for VerifySummary {
         };
         write!(
             f,
-            "transfer log OK: {} entries, seq {}..{}, tip {}, verified in {:.3} s ({:.0} entries/s)",
+            "transfer log OK: {} entries, seq {}..{}, tip {}, ",
             self.entries,
             self.first_seq,
             self.last_seq,
             hex::encode(self.tip_hash),
-            secs,
-            rate
-        )
+        )?;
+        match self.checkpoints {
+            0 => f.write_str("no signed checkpoints yet, ")?,
+            n => write!(
+                f,
+                "{n} signed checkpoints (latest at seq {}, key {}), ",
+                self.latest_checkpoint,
+                self.public_key.map(hex::encode).unwrap_or_default()
+            )?,
+        }
+        write!(f, "verified in {secs:.3} s ({rate:.0} entries/s)")
     }
 }
 
@@ -90,16 +105,145 @@ impl VerifyError {
     }
 }
 
-/// Verifies the log in `DATA_DIR/transfer-log.sqlite`, opened read-only. A large log is
+/// What verification checks beyond the stored chain.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyOptions {
+    /// The key checkpoints must be signed with. `verify_data_dir` uses `checkpoint.key`'s
+    /// public key when this is `None`; without either, each checkpoint is checked against its
+    /// own key and all must share one.
+    pub public_key: Option<[u8; 32]>,
+    /// Checkpoints held outside the gateway (published, or handed to an auditor): the chain
+    /// must contain the entry each one pins.
+    pub trusted: Vec<Checkpoint>,
+}
+
+/// Verifies the log in `DATA_DIR/transfer-log.sqlite` and its signed checkpoints against
+/// `checkpoint.key`, all opened read-only.
+pub fn verify_data_dir(data_dir: &Path) -> Result<VerifySummary, VerifyError> {
+    verify_data_dir_with(data_dir, VerifyOptions::default())
+}
+
+/// [`verify_data_dir`] with options (a pinned key, trusted checkpoints).
+pub fn verify_data_dir_with(
+    data_dir: &Path,
+    mut options: VerifyOptions,
+) -> Result<VerifySummary, VerifyError> {
+    if options.public_key.is_none() {
+        options.public_key = data_dir_public_key(data_dir)?;
+    }
+    // Checkpoints are read before the chain: a running gateway signs new ones meanwhile, and
+    // those must not look like entries cut off the end of the chain read earlier.
+    let mut backend = SqliteBackend::open_read_only(data_dir)?;
+    let stored = backend.checkpoints()?;
+    let chain = verify_chain_data_dir(data_dir);
+    with_checkpoints(&mut backend, stored, chain, &options)
+}
+
+/// Verifies the whole chain of `backend` and its checkpoints (see [`VerifyOptions`]).
+pub fn verify_with(
+    backend: &mut dyn LogBackend,
+    options: &VerifyOptions,
+) -> Result<VerifySummary, VerifyError> {
+    let stored = backend.checkpoints()?;
+    let chain = verify_chain(backend);
+    with_checkpoints(backend, stored, chain, options)
+}
+
+/// Verifies the whole chain of `backend` and its checkpoints' signatures.
+pub fn verify(backend: &mut dyn LogBackend) -> Result<VerifySummary, VerifyError> {
+    verify_with(backend, &VerifyOptions::default())
+}
+
+/// Checks the checkpoints against a chain result: each one's signature and key, and that it
+/// pins the stored hash at its seq; a checkpoint beyond the tip means entries were cut off
+/// the end. The answer names the lowest bad seq, whether a checkpoint or the chain found it.
+fn with_checkpoints(
+    backend: &mut dyn LogBackend,
+    stored: Vec<Checkpoint>,
+    chain: Result<VerifySummary, VerifyError>,
+    options: &VerifyOptions,
+) -> Result<VerifySummary, VerifyError> {
+    let broken_at = match &chain {
+        Ok(_) => None,
+        Err(VerifyError::Broken(f)) => Some(f.seq),
+        Err(VerifyError::Log(_)) => return chain,
+    };
+    let last_seq = chain.as_ref().map_or(0, |s| s.last_seq);
+    let key = options
+        .public_key
+        .or_else(|| stored.first().map(|c| c.public_key));
+    let mut bad: Option<VerifyFailure> = None;
+    let mut note = |f: VerifyFailure| {
+        if bad.as_ref().is_none_or(|b| f.seq < b.seq) {
+            bad = Some(f);
+        }
+    };
+    let pinned = stored
+        .iter()
+        .map(|c| (c, "signed checkpoint"))
+        .chain(options.trusted.iter().map(|c| (c, "trusted checkpoint")));
+    for (cp, what) in pinned {
+        let seq = cp.seq;
+        if !cp.verify() {
+            note(failure(
+                seq,
+                format!("{what} at seq {seq}: the signature does not verify (forged or altered)"),
+            ));
+            continue;
+        }
+        if key.is_some_and(|k| k != cp.public_key) {
+            note(failure(
+                seq,
+                format!("{what} at seq {seq}: signed by a key other than the log's checkpoint key"),
+            ));
+            continue;
+        }
+        if broken_at.is_some_and(|b| seq >= b) {
+            continue;
+        }
+        if broken_at.is_none() && seq > last_seq {
+            note(failure(
+                last_seq + 1,
+                format!(
+                    "entries missing at the end: the {what} at seq {seq} covers them, the log \
+                     ends at seq {last_seq}"
+                ),
+            ));
+            continue;
+        }
+        if seq == 0 || backend.entry_hash_at(seq)? != Some(cp.hash) {
+            note(failure(
+                seq,
+                format!(
+                    "the {what} at seq {seq} does not match the stored entry (rewritten after \
+                     it was signed)"
+                ),
+            ));
+        }
+    }
+    match (chain, bad) {
+        (Err(VerifyError::Broken(f)), Some(b)) if b.seq < f.seq => Err(VerifyError::Broken(b)),
+        (Err(e), _) => Err(e),
+        (Ok(_), Some(b)) => Err(VerifyError::Broken(b)),
+        (Ok(mut s), None) => {
+            s.checkpoints = stored.len() as u64;
+            s.latest_checkpoint = stored.last().map_or(0, |c| c.seq);
+            s.public_key = key;
+            Ok(s)
+        }
+    }
+}
+
+/// Verifies the chain in `DATA_DIR/transfer-log.sqlite`, opened read-only. A large log is
 /// verified as two halves on two threads, each with its own read-only connection; the halves
 /// are then linked (the second half's first `prev_hash` must be the first half's last hash).
 /// Entries are never changed once written, so two snapshots agree on the rows both contain.
-pub fn verify_data_dir(data_dir: &Path) -> Result<VerifySummary, VerifyError> {
+fn verify_chain_data_dir(data_dir: &Path) -> Result<VerifySummary, VerifyError> {
     let started = Instant::now();
     let mut first = SqliteBackend::open_read_only(data_dir)?;
     let last = first.tip()?.map_or(0, |t| t.0);
     if last < SPLIT_MIN {
-        return verify(&mut first);
+        return verify_chain(&mut first);
     }
     let mid = last / 2;
     let mut second = SqliteBackend::open_read_only(data_dir)?;
@@ -138,6 +282,9 @@ pub fn verify_data_dir(data_dir: &Path) -> Result<VerifySummary, VerifyError> {
         first_seq: 1,
         last_seq: entries,
         tip_hash: prev,
+        checkpoints: 0,
+        latest_checkpoint: 0,
+        public_key: None,
         elapsed: started.elapsed(),
     })
 }
@@ -238,7 +385,7 @@ struct ChunkRow {
 
 /// Verifies the whole chain of `backend`. Rows are read (and encoded from their stored values)
 /// on this thread and hashed on a second one, so reading and hashing overlap.
-pub fn verify(backend: &mut dyn LogBackend) -> Result<VerifySummary, VerifyError> {
+fn verify_chain(backend: &mut dyn LogBackend) -> Result<VerifySummary, VerifyError> {
     let started = Instant::now();
     let (full_tx, full_rx) = mpsc::sync_channel::<Chunk>(CHUNKS);
     let (free_tx, free_rx) = mpsc::sync_channel::<Chunk>(CHUNKS);
@@ -291,6 +438,9 @@ pub fn verify(backend: &mut dyn LogBackend) -> Result<VerifySummary, VerifyError
         first_seq: u64::from(entries > 0),
         last_seq,
         tip_hash,
+        checkpoints: 0,
+        latest_checkpoint: 0,
+        public_key: None,
         elapsed: started.elapsed(),
     })
 }

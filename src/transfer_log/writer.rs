@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use chacha20poly1305::ChaCha20Poly1305;
 use sha2::{Digest, Sha256};
@@ -22,12 +23,16 @@ use tokio::sync::oneshot;
 use tracing::{error, warn};
 use uuid::Uuid;
 
+use super::checkpoint::{CheckpointPolicy, CheckpointSigner};
 use super::entry::{chain_hash, encode_tail, now_micros};
 use super::keys::seal;
 use super::{
-    Appended, Entry, EntryDraft, Keys, LogBackend, LogError, NO_SUBJECT, SqliteBackend,
+    Appended, Batch, Entry, EntryDraft, Keys, LogBackend, LogError, NO_SUBJECT, SqliteBackend,
     StagedEntry, WrappedKey,
 };
+
+/// The recipient recorded on erasure entries: the lender itself, nothing leaves.
+pub const ERASURE_RECIPIENT: &str = "kuzet";
 
 /// The most entries one transaction holds.
 pub const BATCH_CAP: usize = 4096;
@@ -51,9 +56,24 @@ struct Job {
     staged: StagedEntry,
     /// `encode_tail` of `staged`; `None` while the body is still to seal.
     tail: Option<Vec<u8>>,
-    /// A body still to seal because its subject key was not cached on the appender's side.
+    /// The plaintext body, kept until the batch commits: the writer seals it when the
+    /// appender had no cached key, and seals it again when the key the appender used may have
+    /// been destroyed meanwhile.
     plain: Option<Vec<u8>>,
-    reply: oneshot::Sender<Result<Appended, LogError>>,
+    /// The key-cache generation the appender sealed the body under (`None`: not sealed).
+    sealed_in: Option<u64>,
+    /// An erasure: the subject whose body key this entry's transaction destroys.
+    destroy: Option<[u8; 32]>,
+    /// The entry, and for an erasure whether a key existed.
+    reply: oneshot::Sender<Result<(Appended, bool), LogError>>,
+}
+
+/// What the writer keeps of a job while it writes the batch.
+struct Pending {
+    tail: Option<Vec<u8>>,
+    plain: Option<Vec<u8>>,
+    sealed_in: Option<u64>,
+    destroy: Option<[u8; 32]>,
 }
 
 type Tip = Option<(u64, [u8; 32])>;
@@ -101,12 +121,21 @@ fn unavailable_writer() -> LogError {
 impl TransferLog {
     /// Opens the log over `backend`, with the keys of `data_dir` (creating `master.key` on
     /// first use), continuing the chain from the backend's stored tip.
-    pub fn open(
+    pub fn open(data_dir: &Path, backend: Box<dyn LogBackend>) -> Result<TransferLog, LogError> {
+        TransferLog::open_with(data_dir, backend, CheckpointPolicy::default())
+    }
+
+    /// [`TransferLog::open`] with a checkpoint policy; the signing key is
+    /// `DATA_DIR/checkpoint.key` (created on first use).
+    pub fn open_with(
         data_dir: &Path,
         mut backend: Box<dyn LogBackend>,
+        checkpoints: CheckpointPolicy,
     ) -> Result<TransferLog, LogError> {
         let keys = Arc::new(Keys::open(data_dir)?);
+        let signer = CheckpointSigner::open(data_dir)?;
         let tip = backend.tip()?;
+        let last_checkpoint = backend.latest_checkpoint()?.map_or(0, |c| c.seq);
         let shared_tip = Arc::new(Mutex::new(tip));
         let (tx, rx) = mpsc::channel();
         let writer = Writer {
@@ -116,6 +145,11 @@ impl TransferLog {
             shared_tip: shared_tip.clone(),
             buf: Vec::with_capacity(1024),
             tail_buf: Vec::new(),
+            signer,
+            policy: checkpoints,
+            last_checkpoint,
+            checkpointed_at: Instant::now(),
+            bytes_since_checkpoint: 0,
         };
         let thread = std::thread::Builder::new()
             .name("kuzet-log-writer".into())
@@ -146,17 +180,22 @@ impl TransferLog {
     pub async fn append(&self, draft: EntryDraft) -> Result<Appended, LogError> {
         let keys = &self.inner.keys;
         let subject = draft.subject.as_ref().map(|iin| keys.subject_index(iin));
-        let (body_digest, body, plain) = match draft.body {
+        let (body_digest, body, sealed_in) = match &draft.body {
             None => (None, None, None),
             Some(p) => {
-                let digest: [u8; 32] = Sha256::digest(&p).into();
+                let digest: [u8; 32] = Sha256::digest(p).into();
                 match keys.cached(&subject.unwrap_or(NO_SUBJECT)) {
                     // Sealing here spreads the encryption over the appenders' threads.
-                    Some(k) => (Some(digest), Some(seal(&k, draft.transfer_id, &p)?), None),
-                    None => (Some(digest), None, Some(p)),
+                    Some((k, generation)) => (
+                        Some(digest),
+                        Some(seal(&k, draft.transfer_id, p)?),
+                        Some(generation),
+                    ),
+                    None => (Some(digest), None, None),
                 }
             }
         };
+        let plain = draft.body;
         let entry = Entry {
             seq: 0,
             transfer_id: draft.transfer_id,
@@ -184,7 +223,7 @@ impl TransferLog {
         };
         // Staging and encoding here too spreads the work over the appenders' threads.
         let staged = StagedEntry::new(entry);
-        let tail = plain.is_none().then(|| {
+        let tail = (plain.is_none() || sealed_in.is_some()).then(|| {
             let mut tail = Vec::new();
             encode_tail(&staged, &mut tail);
             tail
@@ -194,6 +233,56 @@ impl TransferLog {
             staged,
             tail,
             plain,
+            sealed_in,
+            destroy: None,
+            reply,
+        }))?;
+        Ok(rx.await.map_err(|_| unavailable_writer())??.0)
+    }
+
+    /// Erasure: destroys the body key of a subject index and appends an `erasure` entry
+    /// recording it, in one transaction. Earlier entries stay and still verify; their bodies
+    /// no longer decrypt. `operation` says why (`erasure-request`, `retention`), `caller` who.
+    /// Returns the entry and whether a key existed.
+    pub async fn erase(
+        &self,
+        subject: [u8; 32],
+        operation: &str,
+        caller: &str,
+        reference: Option<String>,
+    ) -> Result<(Appended, bool), LogError> {
+        let entry = Entry {
+            seq: 0,
+            transfer_id: Uuid::now_v7(),
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            kind: super::Kind::Erasure,
+            recipient: ERASURE_RECIPIENT.into(),
+            operation: operation.into(),
+            caller: caller.into(),
+            purpose: None,
+            legal_basis: None,
+            consent_id: None,
+            reference,
+            subject: Some(subject),
+            fields: Vec::new(),
+            dropped: Vec::new(),
+            denied: Vec::new(),
+            body_digest: None,
+            body: None,
+            upstream: Vec::new(),
+            // The writer sets `key_destroyed` or `no_key` once it knows.
+            outcome: String::new(),
+            latency_ms: None,
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Append(Job {
+            staged: StagedEntry::new(entry),
+            tail: None,
+            plain: None,
+            sealed_in: None,
+            destroy: Some(subject),
             reply,
         }))?;
         rx.await.map_err(|_| unavailable_writer())?
@@ -261,17 +350,6 @@ impl TransferLog {
         self.read(move |b| keys.decrypt_body(b, &entry)).await
     }
 
-    /// Erasure: destroys the body key of a subject index; `true` when one existed. Entries stay
-    /// and still verify; their bodies no longer decrypt.
-    pub async fn destroy_subject_key(&self, subject: [u8; 32]) -> Result<bool, LogError> {
-        let keys = self.inner.keys.clone();
-        self.read(move |b| {
-            keys.forget(&subject);
-            b.destroy_subject_key(&subject)
-        })
-        .await
-    }
-
     /// The subject index (HMAC) of an IIN under this log's master key.
     pub fn subject_index(&self, iin: &kuzet_ident::Iin) -> [u8; 32] {
         self.inner.keys.subject_index(iin)
@@ -308,17 +386,45 @@ struct Writer {
     shared_tip: Arc<Mutex<Tip>>,
     buf: Vec<u8>,
     tail_buf: Vec<u8>,
+    signer: CheckpointSigner,
+    policy: CheckpointPolicy,
+    /// The seq of the latest stored checkpoint (0: none).
+    last_checkpoint: u64,
+    checkpointed_at: Instant,
+    /// Body bytes appended since the latest checkpoint.
+    bytes_since_checkpoint: u64,
 }
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Command>) {
         let mut jobs = Vec::with_capacity(BATCH_CAP);
         let mut reads = Vec::new();
-        while let Ok(first) = rx.recv() {
+        // A command left over when a batch was cut after an erasure.
+        let mut carried: Option<Command> = None;
+        loop {
+            let first = match carried.take() {
+                Some(c) => c,
+                None => match rx.recv_timeout(self.until_checkpoint_due()) {
+                    Ok(c) => c,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.checkpoint_idle();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                },
+            };
             let mut next = Some(first);
             while let Some(c) = next {
                 match c {
-                    Command::Append(j) => jobs.push(j),
+                    Command::Append(j) => {
+                        // An erasure ends its batch, so that no entry after it in the chain
+                        // is sealed under the key it destroys.
+                        let ends = j.destroy.is_some();
+                        jobs.push(j);
+                        if ends {
+                            break;
+                        }
+                    }
                     Command::Read(r) => reads.push(r),
                 }
                 next = if jobs.len() < BATCH_CAP {
@@ -326,6 +432,12 @@ impl Writer {
                 } else {
                     None
                 };
+                if let Some(Command::Append(j)) = &next
+                    && j.destroy.is_some()
+                    && !jobs.is_empty()
+                {
+                    carried = next.take();
+                }
             }
             if !jobs.is_empty() {
                 self.commit(std::mem::take(&mut jobs));
@@ -337,30 +449,74 @@ impl Writer {
                 }
             }
         }
+        // Closing: pin what was appended since the last checkpoint.
+        self.checkpoint_idle();
+    }
+
+    /// How long the writer may wait for work before the time-based checkpoint is due.
+    fn until_checkpoint_due(&self) -> Duration {
+        self.policy
+            .every
+            .saturating_sub(self.checkpointed_at.elapsed())
+            .max(Duration::from_millis(10))
+    }
+
+    /// The time-based checkpoint while no batch comes: signs the tip when entries were
+    /// appended since the last checkpoint.
+    fn checkpoint_idle(&mut self) {
+        self.checkpointed_at = Instant::now();
+        let Some((seq, hash)) = self.tip else { return };
+        if seq <= self.last_checkpoint {
+            return;
+        }
+        let cp = self.signer.sign(seq, hash, now_micros());
+        match self.backend.add_checkpoint(&cp) {
+            Ok(()) => {
+                self.last_checkpoint = seq;
+                self.bytes_since_checkpoint = 0;
+            }
+            Err(e) => {
+                // Another writer moved on, or the store is down: the next batch re-reads the
+                // tip and signs it then.
+                self.tip = None;
+                warn!(error = %e, "Checkpoint not stored; the next batch signs one.");
+            }
+        }
     }
 
     fn commit(&mut self, jobs: Vec<Job>) {
         let n = jobs.len();
         let mut entries = Vec::with_capacity(n);
-        let mut tails = Vec::with_capacity(n);
-        let mut plains = Vec::with_capacity(n);
+        let mut pending = Vec::with_capacity(n);
         let mut replies = Vec::with_capacity(n);
         for j in jobs {
             entries.push(j.staged);
-            tails.push(j.tail);
-            plains.push(j.plain);
+            pending.push(Pending {
+                tail: j.tail,
+                plain: j.plain,
+                sealed_in: j.sealed_in,
+                destroy: j.destroy,
+            });
             replies.push(j.reply);
         }
-        let result = self.write(&mut entries, &tails, &plains);
+        let result = self.write(&mut entries, &mut pending);
         *self.shared_tip.lock().unwrap_or_else(|p| p.into_inner()) = self.tip;
         match result {
-            Ok(()) => {
-                for (e, r) in entries.iter().map(StagedEntry::entry).zip(replies) {
-                    let _ = r.send(Ok(Appended {
-                        seq: e.seq,
-                        hash: e.hash,
-                        at: e.at,
-                    }));
+            Ok(existed) => {
+                for ((e, r), existed) in entries
+                    .iter()
+                    .map(StagedEntry::entry)
+                    .zip(replies)
+                    .zip(existed)
+                {
+                    let _ = r.send(Ok((
+                        Appended {
+                            seq: e.seq,
+                            hash: e.hash,
+                            at: e.at,
+                        },
+                        existed,
+                    )));
                 }
             }
             Err(err) => {
@@ -373,23 +529,42 @@ impl Writer {
         }
     }
 
+    /// Chains and stores the batch; per entry, whether an erasure found a key to destroy.
     fn write(
         &mut self,
         entries: &mut [StagedEntry],
-        tails: &[Option<Vec<u8>>],
-        plains: &[Option<Vec<u8>>],
-    ) -> Result<(), LogError> {
+        pending: &mut [Pending],
+    ) -> Result<Vec<bool>, LogError> {
         for _ in 0..CONFLICT_RETRIES {
             let (mut seq, mut prev) = match self.tip {
                 Some(t) => t,
                 None => self.backend.tip()?.unwrap_or((0, [0; 32])),
             };
-            let new_keys = self.seal_pending(entries, plains)?;
+            let generation = self.keys.generation();
+            let mut existed = vec![false; entries.len()];
+            let mut destroy = Vec::new();
+            for ((s, p), existed) in entries.iter_mut().zip(pending.iter_mut()).zip(&mut existed) {
+                // A body sealed under a key that may have been destroyed since is sealed again.
+                if p.plain.is_some() && p.sealed_in.is_some_and(|g| g != generation) {
+                    s.entry.body = None;
+                    p.sealed_in = None;
+                    p.tail = None;
+                }
+                if let Some(subject) = p.destroy {
+                    *existed = self.backend.subject_key(&subject)?.is_some();
+                    s.entry.outcome = if *existed { "key_destroyed" } else { "no_key" }.into();
+                    s.lists = super::entry::Lists::of(&s.entry);
+                    p.tail = None;
+                    destroy.push(subject);
+                }
+            }
+            let new_keys = self.seal_pending(entries, pending)?;
             let wrapped: Vec<([u8; 32], WrappedKey)> =
                 new_keys.iter().map(|(s, w, _)| (*s, w.clone())).collect();
-            for (s, tail) in entries.iter_mut().zip(tails) {
+            let mut body_bytes = 0u64;
+            for (s, p) in entries.iter_mut().zip(pending.iter()) {
                 seq += 1;
-                let tail = match tail {
+                let tail = match &p.tail {
                     Some(t) => t.as_slice(),
                     None => {
                         encode_tail(s, &mut self.tail_buf);
@@ -402,17 +577,46 @@ impl Writer {
                 e.prev_hash = prev;
                 e.hash = chain_hash(e, tail, &mut self.buf);
                 prev = e.hash;
+                body_bytes += e.body.as_ref().map_or(0, |b| b.ciphertext.len() as u64);
             }
-            match self.backend.append(&wrapped, entries) {
+            let checkpoint = self.checkpoint_due(seq, body_bytes).then(|| {
+                self.signer.sign(
+                    seq,
+                    prev,
+                    entries.last().map_or_else(now_micros, |e| e.entry.at),
+                )
+            });
+            let batch = Batch {
+                new_keys: &wrapped,
+                entries,
+                checkpoint: checkpoint.as_ref(),
+                destroy_keys: &destroy,
+            };
+            match self.backend.append(&batch) {
                 Ok(()) => {
                     self.tip = Some((seq, prev));
                     for (s, _, k) in new_keys {
-                        self.keys.remember(s, k);
+                        self.keys.remember(generation, s, k);
                     }
-                    return Ok(());
+                    for s in &destroy {
+                        self.keys.forget(s);
+                    }
+                    if checkpoint.is_some() {
+                        self.last_checkpoint = seq;
+                        self.checkpointed_at = Instant::now();
+                        self.bytes_since_checkpoint = 0;
+                    } else {
+                        self.bytes_since_checkpoint += body_bytes;
+                    }
+                    return Ok(existed);
                 }
                 Err(LogError::Conflict) => {
+                    // Another writer appended; it may have destroyed keys we hold.
                     self.tip = None;
+                    self.keys.forget_all();
+                    if let Ok(Some(c)) = self.backend.latest_checkpoint() {
+                        self.last_checkpoint = self.last_checkpoint.max(c.seq);
+                    }
                     warn!("Transfer log tip moved under this writer; re-chaining the batch.");
                 }
                 Err(e) => {
@@ -426,22 +630,32 @@ impl Writer {
         ))
     }
 
-    /// Seals the bodies whose subject key the appender did not have, finding or creating the
-    /// keys. New keys are returned to be stored in the batch's transaction and cached only after
-    /// it commits, so a failed batch never leaves a cached key that was not stored.
+    /// Whether the batch ending at `last_seq` with `body_bytes` of bodies gets a checkpoint.
+    fn checkpoint_due(&self, last_seq: u64, body_bytes: u64) -> bool {
+        last_seq.saturating_sub(self.last_checkpoint) >= self.policy.every_entries
+            || self.bytes_since_checkpoint + body_bytes >= self.policy.every_bytes
+            || self.checkpointed_at.elapsed() >= self.policy.every
+    }
+
+    /// Seals the bodies not sealed yet, finding or creating the subjects' keys. New keys are
+    /// returned to be stored in the batch's transaction and cached only after it commits, so a
+    /// failed batch never leaves a cached key that was not stored.
     #[allow(clippy::type_complexity)]
     fn seal_pending(
         &mut self,
         entries: &mut [StagedEntry],
-        plains: &[Option<Vec<u8>>],
+        pending: &[Pending],
     ) -> Result<Vec<([u8; 32], WrappedKey, ChaCha20Poly1305)>, LogError> {
         let mut new_keys = Vec::new();
-        let mut pending: HashMap<[u8; 32], ChaCha20Poly1305> = HashMap::new();
-        for (s, plain) in entries.iter_mut().zip(plains) {
-            let Some(plain) = plain else { continue };
+        let mut keys: HashMap<[u8; 32], ChaCha20Poly1305> = HashMap::new();
+        for (s, p) in entries.iter_mut().zip(pending) {
+            let Some(plain) = &p.plain else { continue };
+            if s.entry.body.is_some() {
+                continue;
+            }
             let e = &mut s.entry;
             let subject = e.subject.unwrap_or(NO_SUBJECT);
-            let key = match pending.get(&subject) {
+            let key = match keys.get(&subject) {
                 Some(k) => k.clone(),
                 None => {
                     let k = match self.keys.body_key(&mut *self.backend, &subject)? {
@@ -452,7 +666,7 @@ impl Writer {
                             k
                         }
                     };
-                    pending.insert(subject, k.clone());
+                    keys.insert(subject, k.clone());
                     k
                 }
             };
