@@ -196,7 +196,14 @@ impl App {
         let registry: Arc<dyn Registry> = Arc::new(SqliteRegistry::open(&options.data_dir)?);
         let log = match log {
             Some(log) => log,
-            None => TransferLog::open_sqlite(&options.data_dir)
+            None => crate::transfer_log::SqliteBackend::open(&options.data_dir)
+                .and_then(|b| {
+                    TransferLog::open_with(
+                        &options.data_dir,
+                        Box::new(b),
+                        config.log.checkpoint_policy(),
+                    )
+                })
                 .map_err(|e| StartError::Log(e.to_string()))?,
         };
         let fcb = kuzet_fcb::FcbClient::new(config.fcb.clone())

@@ -120,12 +120,55 @@ pub struct ContractsConfig {
 }
 
 /// The transfer log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// Where the log lives: `sqlite` (in the data dir). PostgreSQL comes later.
     #[serde(default = "default_backend")]
     pub backend: String,
+    /// A signed checkpoint after this many entries...
+    #[serde(default = "default_checkpoint_every_entries")]
+    pub checkpoint_every_entries: u64,
+    /// ...or this many bytes of logged bodies (keeps offline proofs small)...
+    #[serde(default = "default_checkpoint_every_bytes")]
+    pub checkpoint_every_bytes: u64,
+    /// ...or, when entries were appended, this many seconds after the last one.
+    #[serde(default = "default_checkpoint_every_seconds")]
+    pub checkpoint_every_seconds: u64,
+    /// When `kuzet serve` destroys the body keys whose retention ended (`kuzet retention
+    /// apply`): a cron expression in Asia/Almaty time; `""` turns the schedule off.
+    #[serde(default = "default_retention_schedule")]
+    pub retention_schedule: String,
+}
+
+impl LogConfig {
+    /// The writer's checkpoint policy.
+    pub fn checkpoint_policy(&self) -> crate::transfer_log::CheckpointPolicy {
+        crate::transfer_log::CheckpointPolicy {
+            every_entries: self.checkpoint_every_entries,
+            every_bytes: self.checkpoint_every_bytes,
+            every: std::time::Duration::from_secs(self.checkpoint_every_seconds),
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (key, v) in [
+            ("checkpoint_every_entries", self.checkpoint_every_entries),
+            ("checkpoint_every_bytes", self.checkpoint_every_bytes),
+            ("checkpoint_every_seconds", self.checkpoint_every_seconds),
+        ] {
+            if v == 0 {
+                out.push(format!("log.{key}: must be at least 1"));
+            }
+        }
+        if !self.retention_schedule.trim().is_empty()
+            && let Err(e) = crate::reporting::schedule::parse(&self.retention_schedule)
+        {
+            out.push(format!("log.retention_schedule: {e}"));
+        }
+        out
+    }
 }
 
 fn default_listen() -> SocketAddr {
@@ -142,6 +185,18 @@ fn default_contracts_dir() -> PathBuf {
 }
 fn default_backend() -> String {
     "sqlite".to_owned()
+}
+fn default_checkpoint_every_entries() -> u64 {
+    1000
+}
+fn default_checkpoint_every_bytes() -> u64 {
+    1 << 20
+}
+fn default_checkpoint_every_seconds() -> u64 {
+    10
+}
+fn default_retention_schedule() -> String {
+    "15 3 * * *".to_owned()
 }
 
 /// The bureau's defaults point at the mock bureau on its standalone port (`kuzet mocks`), with
@@ -218,6 +273,10 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             backend: default_backend(),
+            checkpoint_every_entries: default_checkpoint_every_entries(),
+            checkpoint_every_bytes: default_checkpoint_every_bytes(),
+            checkpoint_every_seconds: default_checkpoint_every_seconds(),
+            retention_schedule: default_retention_schedule(),
         }
     }
 }
@@ -251,7 +310,8 @@ impl Config {
     /// Parses a configuration text.
     pub fn parse(text: &str) -> Result<Self, String> {
         let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
-        let problems = config.reporting.problems(config.fcb.upload.max_records);
+        let mut problems = config.reporting.problems(config.fcb.upload.max_records);
+        problems.extend(config.log.problems());
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
@@ -285,6 +345,7 @@ mod tests {
         assert_eq!(example.gcvp, defaults.gcvp);
         assert_eq!(example.traffic, defaults.traffic);
         assert_eq!(example.reporting, defaults.reporting);
+        assert_eq!(example.log, defaults.log);
         assert!(example.shep_signer.is_none());
     }
 
@@ -303,5 +364,11 @@ mod tests {
         assert!(err.contains("pasword"), "{err}");
         let err = Config::parse("[log]\nbackend = \"mysql\"\n").expect_err("backend");
         assert!(err.contains("mysql"), "{err}");
+        let err = Config::parse("[log]\ncheckpoint_every_entries = 0\n").expect_err("zero");
+        assert!(err.contains("log.checkpoint_every_entries"), "{err}");
+        let err = Config::parse("[log]\nretention_schedule = \"daily\"\n").expect_err("cron");
+        assert!(err.contains("log.retention_schedule"), "{err}");
+        let off = Config::parse("[log]\nretention_schedule = \"\"\n").expect("off");
+        assert!(off.log.retention_schedule.is_empty());
     }
 }

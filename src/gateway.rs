@@ -111,6 +111,10 @@ impl Gateway {
         &self.log
     }
 
+    pub fn contracts(&self) -> &Arc<Contracts> {
+        &self.contracts
+    }
+
     /// The checks that come before anything else, with the same answers (and the same
     /// `denied` entries) as [`Gateway::exchange`]: the operation exists, and the caller's role
     /// and the purpose are allowed. The API runs them before asking a write for its

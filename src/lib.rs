@@ -16,5 +16,6 @@ pub mod contract;
 pub mod gateway;
 pub mod registry;
 pub mod reporting;
+pub mod retention;
 pub mod transfer_log;
 pub mod upstream;

@@ -1,5 +1,7 @@
 //! The `kuzet` command: the gateway, its operators' and auditors' tools, and the mock parties.
 
+mod evidence_cli;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +78,16 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Retention of the logged bodies (policy 8).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Data subjects' requests (policy 9).
+    Subjects {
+        #[command(subcommand)]
+        command: SubjectsCommand,
+    },
     /// The consent ledger.
     Consents {
         #[command(subcommand)]
@@ -135,8 +147,67 @@ enum ContractsCommand {
 
 #[derive(Subcommand)]
 enum LogCommand {
-    /// Verify the hash chain; exit 1 naming the first bad seq.
-    Verify,
+    /// Verify the hash chain and the signed checkpoints; exit 1 naming the first bad seq.
+    Verify {
+        /// The Ed25519 public key (hex) the checkpoints must be signed with; default: that of
+        /// the data dir's checkpoint.key.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// A checkpoint held outside the gateway (the JSON `kuzet log checkpoint` printed):
+        /// the log must still contain the entry it pins. Repeatable.
+        #[arg(long = "trusted-checkpoint", value_name = "FILE")]
+        trusted_checkpoint: Vec<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the latest signed checkpoint (JSON), to publish or hand to an auditor.
+    Checkpoint,
+    /// Export a transfer's offline proof: its entries, the chain up to the next signed
+    /// checkpoint, and the checkpoint with its public key.
+    Proof {
+        /// The transfer id.
+        transfer_id: String,
+        /// The proof file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a proof file without the database; exit 1 when it does not hold.
+    VerifyProof {
+        /// The proof file (from `kuzet log proof`).
+        file: PathBuf,
+        /// The published checkpoint key (hex) the proof's checkpoint must be signed with.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Destroy the body keys of subjects whose every logged body is past its operation's
+    /// retention (contracts); each destruction is logged. `serve` does it on a schedule.
+    Apply {
+        /// Only say what would be destroyed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubjectsCommand {
+    /// A client's erasure request (policy 9): destroy the subject's body key, so that no one
+    /// can read the bodies logged about them; the entries and the chain remain. Logged.
+    Erase {
+        /// The subject's IIN.
+        #[arg(long)]
+        iin: String,
+        /// The request's reference (e.g. the letter's registration number).
+        #[arg(long)]
+        reference: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -262,17 +333,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Log {
-            command: LogCommand::Verify,
-        } => match kuzet::transfer_log::verify_data_dir(&cli.data) {
-            Ok(summary) => {
-                println!("{summary}");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                Ok(ExitCode::FAILURE)
-            }
-        },
+            command:
+                LogCommand::Verify {
+                    public_key,
+                    trusted_checkpoint,
+                    json,
+                },
+        } => evidence_cli::verify(&cli.data, public_key.as_deref(), &trusted_checkpoint, json),
+        Command::Log {
+            command: LogCommand::Checkpoint,
+        } => evidence_cli::checkpoint(&cli.data),
+        Command::Log {
+            command: LogCommand::Proof { transfer_id, out },
+        } => evidence_cli::make_proof(&cli.data, &transfer_id, &out),
+        Command::Log {
+            command: LogCommand::VerifyProof { file, public_key },
+        } => evidence_cli::verify_proof(&file, public_key.as_deref()),
+        Command::Retention {
+            command: RetentionCommand::Apply { dry_run, json },
+        } => {
+            let config = load_config(cli.config.as_ref())?;
+            with_app(cli.data, config, async |app| {
+                evidence_cli::retention_apply(app, dry_run, json).await
+            })
+        }
+        Command::Subjects {
+            command: SubjectsCommand::Erase { iin, reference },
+        } => {
+            let config = load_config(cli.config.as_ref())?;
+            with_app(cli.data, config, async |app| {
+                evidence_cli::erase(app, &iin, reference).await
+            })
+        }
         Command::Consents {
             command: ConsentsCommand::Import { file },
         } => {
@@ -441,6 +533,10 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
         )),
         _ => None,
     };
+    let retention_schedule = match config.log.retention_schedule.trim() {
+        "" => None,
+        expr => Some(kuzet::reporting::schedule::parse(expr).map_err(anyhow::Error::msg)?),
+    };
     let app = App::build(AppOptions {
         data_dir: data.clone(),
         config,
@@ -471,10 +567,17 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
     let reporting = schedule.map(|(cron, source)| {
         kuzet::reporting::schedule::spawn(app.reporter.clone(), cron, source)
     });
+    let retention = retention_schedule.map(|cron| {
+        kuzet::retention::spawn(
+            app.gateway.log().clone(),
+            app.gateway.contracts().clone(),
+            cron,
+        )
+    });
     axum::serve(listener, app.router.clone())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    if let Some(task) = reporting {
+    for task in [reporting, retention].into_iter().flatten() {
         task.abort();
     }
     tracing::info!("kuzet stopped.");

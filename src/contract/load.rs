@@ -18,7 +18,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::model::{
-    BodyLogging, FieldDef, LegalBasis, Operation, PathTrie, Purpose, Recipient, Role, Vocabulary,
+    BodyLogging, FieldDef, LegalBasis, Operation, PathTrie, Purpose, Recipient, Retention, Role,
+    Vocabulary,
 };
 
 /// The default contracts, compiled into the binary: `(file name, content)`. The gateway falls
@@ -761,6 +762,7 @@ fn parse_operation(
             "legal_basis",
             "safe_to_retry",
             "body_logging",
+            "retention",
             "send",
             "receive",
         ],
@@ -786,6 +788,16 @@ fn parse_operation(
     let body_logging = diag
         .required(op, entry, span, "body_logging")
         .and_then(|v| diag.string(op, "body_logging", v));
+    let retention = entry.get("retention").and_then(|v| {
+        let text = diag.string(op, "retention", v)?;
+        match text.value.parse::<Retention>() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                diag.at(&text.span, op, e);
+                None
+            }
+        }
+    });
     let send = diag
         .required(op, entry, span, "send")
         .and_then(|v| diag.strings(op, "send", v).map(|list| (list, v.span())));
@@ -874,6 +886,18 @@ fn parse_operation(
             }
         });
 
+    if body == Some(BodyLogging::Encrypted)
+        && retention.is_none()
+        && !entry.contains_key("retention")
+    {
+        diag.at(
+            span,
+            op,
+            "missing key \"retention\": an operation that logs bodies says how long they stay \
+             readable (policy 8.2), e.g. retention = \"5y\""
+                .to_owned(),
+        );
+    }
     if let Some((list, list_span)) = &send
         && list.is_empty()
     {
@@ -911,6 +935,7 @@ fn parse_operation(
         legal_basis: basis?,
         safe_to_retry: safe_to_retry?,
         body_logging: body?,
+        retention,
         send_trie: trie_of(&send),
         receive_trie: trie_of(&receive),
         send: send.into_iter().map(|n| n.value).collect(),

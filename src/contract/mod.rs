@@ -15,5 +15,6 @@ pub mod model;
 pub use enforce::{Denial, Filtered, authorize, check_outgoing, filter_incoming, flatten};
 pub use load::{ContractErrors, Contracts, EMBEDDED, Problem, Summary, check};
 pub use model::{
-    BodyLogging, FieldDef, LegalBasis, Operation, Purpose, Recipient, Role, UnknownName, Vocabulary,
+    BodyLogging, FieldDef, LegalBasis, Operation, Purpose, Recipient, Retention, Role, UnknownName,
+    Vocabulary,
 };

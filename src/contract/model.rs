@@ -111,6 +111,72 @@ name_enum! {
     }
 }
 
+/// How long the transfer log keeps an operation's bodies readable after the transfer (policy
+/// 8.2: while the contract runs, claims can be brought, a legal duty lasts or consent lasts;
+/// then destroyed). Written `90d`, `18m` or `5y`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    Days(u32),
+    Months(u32),
+    Years(u32),
+}
+
+impl std::str::FromStr for Retention {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            format!(
+                "retention \"{s}\" is not a period: write a number of days, months or years \
+                 (\"90d\", \"18m\", \"5y\"), at most 100 years"
+            )
+        };
+        let t = s.trim();
+        let (n, unit) = t.split_at(t.len().saturating_sub(1));
+        let n: u32 = n.parse().map_err(|_| bad())?;
+        let r = match unit {
+            "d" if (1..=36_525).contains(&n) => Retention::Days(n),
+            "m" if (1..=1_200).contains(&n) => Retention::Months(n),
+            "y" if (1..=100).contains(&n) => Retention::Years(n),
+            _ => return Err(bad()),
+        };
+        Ok(r)
+    }
+}
+
+impl std::fmt::Display for Retention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Retention::Days(n) => write!(f, "{n}d"),
+            Retention::Months(n) => write!(f, "{n}m"),
+            Retention::Years(n) => write!(f, "{n}y"),
+        }
+    }
+}
+
+impl Retention {
+    /// When a body logged at `at` is due for destruction: the same instant `n` days, calendar
+    /// months or years later (the 31st becomes the month's last day; 29 February, the 28th).
+    pub fn ends(self, at: time::OffsetDateTime) -> time::OffsetDateTime {
+        let months = match self {
+            Retention::Days(n) => return at + time::Duration::days(i64::from(n)),
+            Retention::Months(n) => n,
+            Retention::Years(n) => n * 12,
+        };
+        let date = at.date();
+        let total = date.year() * 12 + i32::from(u8::from(date.month())) - 1 + months as i32;
+        let (year, month0) = (total.div_euclid(12), total.rem_euclid(12));
+        let Ok(month) = time::Month::try_from(month0 as u8 + 1) else {
+            return at;
+        };
+        let day = date.day().min(month.length(year));
+        match time::Date::from_calendar_date(year, month, day) {
+            Ok(d) => at.replace_date(d),
+            Err(_) => time::OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT),
+        }
+    }
+}
+
 /// A set of dot-separated paths stored segment by segment, so that membership and prefix tests
 /// never build strings and never confuse `credit_history_extra` with `credit_history`.
 #[derive(Debug, Clone, Default)]
@@ -256,6 +322,8 @@ pub struct Operation {
     pub safe_to_retry: bool,
     /// What the transfer log keeps of the bodies.
     pub body_logging: BodyLogging,
+    /// How long logged bodies stay readable (required when they are logged).
+    pub retention: Option<Retention>,
     /// Paths (or prefixes, on dot boundaries) the lender may send.
     pub send: Vec<String>,
     /// Paths (or prefixes, on dot boundaries) the lender may receive.

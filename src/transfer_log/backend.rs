@@ -47,6 +47,16 @@ pub struct Batch<'a> {
     pub destroy_keys: &'a [[u8; 32]],
 }
 
+/// An entry holding a body, as retention sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyEntry<'a> {
+    /// The subject index (`NO_SUBJECT` for entries without a subject).
+    pub subject: &'a [u8; 32],
+    pub recipient: &'a str,
+    pub operation: &'a str,
+    pub at: time::OffsetDateTime,
+}
+
 /// Blocking storage for the chain and the subject keys. The writer thread owns one instance;
 /// readers (verify, auditors) open their own.
 pub trait LogBackend: Send + 'static {
@@ -160,10 +170,6 @@ pub trait LogBackend: Send + 'static {
     /// The wrapped body key of a subject index, if one exists (and was not destroyed).
     fn subject_key(&mut self, subject: &[u8; 32]) -> Result<Option<WrappedKey>, LogError>;
 
-    /// Visits `(subject, recipient, operation, at)` of every entry that holds a body, in seq
-    /// order (what retention needs); entries without a subject have `NO_SUBJECT`.
-    fn body_entries(
-        &mut self,
-        visit: &mut dyn FnMut(&[u8; 32], &str, &str, time::OffsetDateTime),
-    ) -> Result<(), LogError>;
+    /// Visits every entry that holds a body, in seq order (what retention needs).
+    fn body_entries(&mut self, visit: &mut dyn FnMut(BodyEntry<'_>)) -> Result<(), LogError>;
 }

@@ -52,13 +52,14 @@ mod backend;
 pub mod checkpoint;
 mod entry;
 mod keys;
+pub mod proof;
 pub mod query;
 mod sqlite;
 pub mod testing;
 mod verify;
 mod writer;
 
-pub use backend::{Batch, EncodedRow, LogBackend, RowError, WrappedKey};
+pub use backend::{Batch, BodyEntry, EncodedRow, LogBackend, RowError, WrappedKey};
 pub use checkpoint::{Checkpoint, CheckpointPolicy, CheckpointSigner};
 pub use entry::{
     Appended, Entry, EntryDraft, Kind, SealedBody, StagedEntry, canonical_encoding, entry_hash,
@@ -68,7 +69,7 @@ pub use query::{EntryView, Order, Page, Query};
 pub use sqlite::{SQLITE_FILE, SqliteBackend};
 pub use verify::{
     VerifyError, VerifyFailure, VerifyOptions, VerifySummary, verify, verify_data_dir,
-    verify_data_dir_with, verify_with,
+    verify_data_dir_with, verify_json, verify_with,
 };
 pub use writer::{BATCH_CAP, TransferLog};
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -160,7 +160,8 @@ pub fn format_instant(t: OffsetDateTime) -> String {
 /// An entry as auditors see it: every stored column but the body itself (which stays
 /// encrypted; `body` says whether one was logged), hashes and ids in hex, the instant in
 /// RFC 3339, upstream ids as an object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntryView {
     pub seq: u64,
     pub transfer_id: Uuid,
@@ -179,7 +180,7 @@ pub struct EntryView {
     pub dropped: Vec<String>,
     pub denied: Vec<String>,
     /// `encrypted` when a body was logged, `none` when the contract logs metadata only.
-    pub body: &'static str,
+    pub body: String,
     pub body_digest: Option<String>,
     pub upstream: BTreeMap<String, String>,
     pub outcome: String,
@@ -210,7 +211,8 @@ impl From<&Entry> for EntryView {
                 "encrypted"
             } else {
                 "none"
-            },
+            }
+            .to_owned(),
             body_digest: e.body_digest.map(hex::encode),
             upstream: e.upstream.iter().cloned().collect(),
             outcome: e.outcome.clone(),
@@ -268,7 +270,7 @@ impl EntryView {
             self.fields.join(";"),
             self.dropped.join(";"),
             self.denied.join(";"),
-            self.body.to_string(),
+            self.body.clone(),
             opt(&self.body_digest),
             self.upstream
                 .iter()

@@ -26,8 +26,8 @@ use super::checkpoint::Checkpoint;
 use super::entry::{COLUMNS, ENCODED_COLUMNS, begin_encoding, encode_value, from_micros, micros};
 use super::query::{Order, Query};
 use super::{
-    Batch, EncodedRow, Entry, Kind, LogBackend, LogError, RowError, SealedBody, StagedEntry,
-    WrappedKey,
+    Batch, BodyEntry, EncodedRow, Entry, Kind, LogBackend, LogError, RowError, SealedBody,
+    StagedEntry, WrappedKey,
 };
 
 /// The SQLite file's name inside the data directory.
@@ -306,7 +306,12 @@ fn list<T: serde::de::DeserializeOwned>(v: ValueRef<'_>, col: &str) -> Result<T,
 }
 
 fn decode(row: &Row<'_>) -> Result<Entry, RowError> {
-    let c = |i: usize| row.get_ref(i).unwrap_or(ValueRef::Null);
+    decode_columns(|i: usize| row.get_ref(i).unwrap_or(ValueRef::Null))
+}
+
+/// An entry from its stored column values in [`COLUMNS`] order (the encoded columns, then
+/// `prev_hash` and `hash`); proofs decode their hashed bytes with it too.
+pub(crate) fn decode_columns<'a>(c: impl Fn(usize) -> ValueRef<'a>) -> Result<Entry, RowError> {
     let seq = match c(0) {
         ValueRef::Integer(i) if i > 0 => i as u64,
         _ => {
@@ -796,10 +801,7 @@ impl LogBackend for SqliteBackend {
         .transpose()
     }
 
-    fn body_entries(
-        &mut self,
-        visit: &mut dyn FnMut(&[u8; 32], &str, &str, time::OffsetDateTime),
-    ) -> Result<(), LogError> {
+    fn body_entries(&mut self, visit: &mut dyn FnMut(BodyEntry<'_>)) -> Result<(), LogError> {
         let mut st = self
             .conn
             .prepare(
@@ -823,7 +825,12 @@ impl LogBackend for SqliteBackend {
             let operation: String = row.get(3).map_err(storage)?;
             let at = from_micros(row.get(4).map_err(storage)?)
                 .ok_or_else(|| corrupt("at: out of range"))?;
-            visit(&subject, &recipient, &operation, at);
+            visit(BodyEntry {
+                subject: &subject,
+                recipient: &recipient,
+                operation: &operation,
+                at,
+            });
         }
         Ok(())
     }

@@ -5,7 +5,9 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Batch, Checkpoint, EncodedRow, Entry, LogBackend, LogError, RowError, WrappedKey};
+use super::{
+    Batch, BodyEntry, Checkpoint, EncodedRow, Entry, LogBackend, LogError, RowError, WrappedKey,
+};
 
 /// Wraps a backend; while `fail_writes` is set, `append` (and `tip`, as a dead database would)
 /// fails with `Unavailable` without touching the inner backend.
@@ -102,10 +104,7 @@ impl LogBackend for SwitchableBackend {
         self.inner.subject_key(subject)
     }
 
-    fn body_entries(
-        &mut self,
-        visit: &mut dyn FnMut(&[u8; 32], &str, &str, time::OffsetDateTime),
-    ) -> Result<(), LogError> {
+    fn body_entries(&mut self, visit: &mut dyn FnMut(BodyEntry<'_>)) -> Result<(), LogError> {
         self.inner.body_entries(visit)
     }
 }

@@ -105,6 +105,33 @@ impl VerifyError {
     }
 }
 
+/// The JSON of a verification: `kuzet log verify --json` and `GET /v1/log/verify` show it.
+pub fn verify_json(result: &Result<VerifySummary, VerifyError>) -> serde_json::Value {
+    match result {
+        Ok(s) => serde_json::json!({
+            "ok": true,
+            "entries": s.entries,
+            "first_seq": s.first_seq,
+            "last_seq": s.last_seq,
+            "tip_hash": hex::encode(s.tip_hash),
+            "checkpoints": s.checkpoints,
+            "latest_checkpoint_seq": s.latest_checkpoint,
+            "public_key": s.public_key.map(hex::encode),
+            "elapsed_ms": s.elapsed.as_millis() as u64,
+        }),
+        Err(VerifyError::Broken(f)) => serde_json::json!({
+            "ok": false,
+            "bad_seq": f.seq,
+            "reason": f.reason,
+        }),
+        Err(e) => serde_json::json!({
+            "ok": false,
+            "bad_seq": null,
+            "reason": e.to_string(),
+        }),
+    }
+}
+
 /// What verification checks beyond the stored chain.
 #[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {

@@ -1,0 +1,261 @@
+//! The evidence and erasure commands: `log verify` (with pinned keys and trusted checkpoints),
+//! `log checkpoint`, `log proof`, `log verify-proof`, `retention apply`, `subjects erase`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use kuzet::app::App;
+use kuzet::transfer_log::checkpoint::CheckpointJson;
+use kuzet::transfer_log::proof::{self, Proof};
+use kuzet::transfer_log::{LogBackend, SqliteBackend, VerifyOptions, verify_data_dir_with};
+
+fn public_key(hex_key: Option<&str>) -> anyhow::Result<Option<[u8; 32]>> {
+    hex_key
+        .map(|k| {
+            hex::decode(k.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .context("--public-key: expected the 64 hex digits of an Ed25519 public key")
+        })
+        .transpose()
+}
+
+fn read_checkpoint(path: &Path) -> anyhow::Result<kuzet::transfer_log::Checkpoint> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let json: CheckpointJson = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a checkpoint as `kuzet log checkpoint` prints it",
+            path.display()
+        )
+    })?;
+    json.parse()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// `kuzet log verify`: exit 0 with a summary, 1 naming the first bad seq (or why the log
+/// cannot be read).
+pub fn verify(
+    data: &Path,
+    key: Option<&str>,
+    trusted: &[PathBuf],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let options = VerifyOptions {
+        public_key: public_key(key)?,
+        trusted: trusted
+            .iter()
+            .map(|p| read_checkpoint(p))
+            .collect::<anyhow::Result<_>>()?,
+    };
+    let result = verify_data_dir_with(data, options);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&kuzet::transfer_log::verify_json(&result))?
+        );
+        return Ok(if result.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    match result {
+        Ok(summary) => {
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `kuzet log checkpoint`: the latest signed checkpoint as JSON, to publish or hand over.
+pub fn checkpoint(data: &Path) -> anyhow::Result<ExitCode> {
+    let mut b = SqliteBackend::open_read_only(data)
+        .with_context(|| format!("cannot open the transfer log in {}", data.display()))?;
+    match b.latest_checkpoint()? {
+        Some(cp) => {
+            println!("{}", serde_json::to_string_pretty(&cp.to_json())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!(
+                "no signed checkpoint yet: the gateway signs one every \
+                 log.checkpoint_every_entries entries or checkpoint_every_seconds, and on \
+                 shutdown"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `kuzet log proof TRANSFER_ID --out FILE`.
+pub fn make_proof(data: &Path, transfer_id: &str, out: &Path) -> anyhow::Result<ExitCode> {
+    let id = uuid::Uuid::parse_str(transfer_id.trim())
+        .context("TRANSFER_ID: expected a transfer id (a UUID)")?;
+    let mut b = SqliteBackend::open_read_only(data)
+        .with_context(|| format!("cannot open the transfer log in {}", data.display()))?;
+    let proof = match proof::build(&mut b, id) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    write_atomically(out, |w| {
+        serde_json::to_writer_pretty(&mut *w, &proof)?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })?;
+    println!(
+        "wrote the proof of transfer {id} ({} entries, chain seq {}..{}, checkpoint at seq {}) \
+         to {}",
+        proof.entries.len(),
+        proof.segment.first().map_or(0, |r| r.seq),
+        proof.segment.last().map_or(0, |r| r.seq),
+        proof.checkpoint.seq,
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `out` through a temporary file beside it, renamed into place once complete.
+fn write_atomically(
+    out: &Path,
+    f: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file());
+        f(&mut w)?;
+        w.flush()?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
+}
+
+/// `kuzet log verify-proof FILE [--public-key HEX]`: offline, no data dir needed.
+pub fn verify_proof(file: &Path, key: Option<&str>) -> anyhow::Result<ExitCode> {
+    let key = public_key(key)?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let proof: Proof = match serde_json::from_str(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "proof REJECTED: {} is not a kuzet transfer proof ({})",
+                file.display(),
+                e
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match proof::verify_proof(&proof, key) {
+        Ok(summary) => {
+            println!("{summary}");
+            if key.is_none() {
+                println!(
+                    "compare the key with the one the lender published (or pass --public-key)"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(reason) => {
+            eprintln!("proof REJECTED: {reason}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `kuzet retention apply [--dry-run] [--json]`.
+pub async fn retention_apply(app: App, dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let contracts = app.gateway.contracts().clone();
+    let report = kuzet::retention::apply(
+        app.gateway.log(),
+        contracts,
+        time::OffsetDateTime::now_utc(),
+        dry_run,
+    )
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let verb = if dry_run {
+            "would destroy"
+        } else {
+            "destroyed"
+        };
+        let n = if dry_run {
+            report.expired
+        } else {
+            report.destroyed
+        };
+        println!(
+            "retention: {} subjects with readable bodies; {verb} the body keys of {n} whose \
+             retention ended{}",
+            report.subjects,
+            report
+                .next_due
+                .as_deref()
+                .map(|d| format!("; next due {d}"))
+                .unwrap_or_default()
+        );
+        if report.kept_unknown > 0 {
+            println!(
+                "kept {} bodies of operations without a retention in the contracts",
+                report.kept_unknown
+            );
+        }
+    }
+    app.gateway.log().clone().close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kuzet subjects erase --iin IIN [--reference REF]`: a client's erasure request.
+pub async fn erase(app: App, iin: &str, reference: Option<String>) -> anyhow::Result<ExitCode> {
+    let Ok(iin) = kuzet_ident::Iin::parse(iin.trim()) else {
+        eprintln!("--iin: not a valid IIN (12 digits with a valid check digit)");
+        return Ok(ExitCode::from(2));
+    };
+    let log = app.gateway.log();
+    let caller = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
+    let (entry, existed) = log
+        .erase(
+            log.subject_index(&iin),
+            "erasure-request",
+            &caller,
+            reference,
+        )
+        .await?;
+    if existed {
+        println!(
+            "erased: the body key of subject {iin} is destroyed; the bodies logged about them \
+             can no longer be read by anyone (the entries and the chain remain); recorded as \
+             seq {}",
+            entry.seq
+        );
+    } else {
+        println!(
+            "nothing to destroy: subject {iin} has no body key (no body was logged, or it was \
+             erased before); the request is recorded as seq {}",
+            entry.seq
+        );
+    }
+    log.clone().close().await;
+    Ok(ExitCode::SUCCESS)
+}
