@@ -55,6 +55,7 @@ mod keys;
 pub mod proof;
 pub mod query;
 mod sqlite;
+pub mod subject_index;
 pub mod testing;
 mod verify;
 mod writer;

@@ -108,6 +108,8 @@ pub struct SqliteBackend {
     // Declared first so it stops (finishing any checkpoint) before `conn` closes.
     checkpointer: Option<Checkpointer>,
     conn: Connection,
+    /// The subject index is attached as `ix` (read-only connections).
+    indexed: bool,
 }
 
 /// The checkpointer thread of a writing backend; it stops when `wake` is dropped.
@@ -126,12 +128,17 @@ impl Checkpointer {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(storage)?;
         let (wake, rx) = mpsc::sync_channel::<()>(1);
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let thread = std::thread::Builder::new()
             .name("kuzet-log-checkpoint".into())
             .spawn(move || {
+                let mut indexer = None;
                 while rx.recv().is_ok() {
                     checkpoint(&conn);
+                    index(&dir, &mut indexer);
                 }
+                // The last entries of a closing writer are indexed too.
+                index(&dir, &mut indexer);
             })
             .map_err(|source| LogError::Io {
                 path: path.to_path_buf(),
@@ -165,6 +172,25 @@ impl Drop for Checkpointer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// Brings the subject index up to date; failures are left to the next pass (queries by
+/// subject scan more of the log meanwhile).
+fn index(dir: &Path, indexer: &mut Option<super::subject_index::Indexer>) {
+    if indexer.is_none() {
+        match super::subject_index::Indexer::open(dir) {
+            Ok(i) => *indexer = Some(i),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot open the subject index; queries scan.");
+                return;
+            }
+        }
+    }
+    if let Some(i) = indexer
+        && let Err(e) = i.catch_up()
+    {
+        tracing::warn!(error = %e, "Subject index catch-up failed; the next pass retries.");
     }
 }
 
@@ -229,6 +255,7 @@ impl SqliteBackend {
         Ok(SqliteBackend {
             conn,
             checkpointer: Some(checkpointer),
+            indexed: false,
         })
     }
 
@@ -253,9 +280,17 @@ impl SqliteBackend {
         // Verify reads every page once: mapping the file saves a copy per page.
         conn.pragma_update(None, "mmap_size", 1i64 << 30)
             .map_err(storage)?;
+        // The subject index, when there is one (see subject_index.rs); queries by subject use
+        // it up to where it is complete for this log.
+        let index = data_dir.join(super::subject_index::INDEX_FILE);
+        let indexed = index.exists()
+            && conn
+                .execute("ATTACH DATABASE ?1 AS ix", [index.to_string_lossy()])
+                .is_ok();
         Ok(SqliteBackend {
             checkpointer: None,
             conn,
+            indexed,
         })
     }
 
@@ -463,10 +498,37 @@ impl SqliteBackend {
 
 /// The SELECT of a query and its arguments. Every filter is a bound parameter; only the shape
 /// (which filters are set, the order) varies, so prepared statements cache well.
-fn query_sql(q: &Query) -> (String, Vec<rusqlite::types::Value>) {
+/// Which rows a query's SELECT reads.
+#[derive(Clone, Copy)]
+enum Part {
+    /// The whole table.
+    All,
+    /// Entries after the subject index's `upto` (scanned, filtered by subject).
+    After(u64),
+    /// Entries up to `upto`, found through the subject index.
+    Indexed(u64),
+}
+
+fn query_sql(q: &Query, part: Part) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     let mut conds: Vec<&str> = Vec::new();
     let mut args: Vec<Value> = Vec::new();
+    // In the indexed part the index table `s` also has `subject` and `seq`.
+    let (seq, subject) = match part {
+        Part::Indexed(_) => ("s.seq", "s.subject"),
+        _ => ("seq", "subject"),
+    };
+    match part {
+        Part::All => {}
+        Part::After(upto) => {
+            conds.push("seq > ?");
+            args.push(Value::Integer(upto as i64));
+        }
+        Part::Indexed(upto) => {
+            conds.push("s.seq <= ?");
+            args.push(Value::Integer(upto as i64));
+        }
+    }
     let mut text = |conds: &mut Vec<&str>, cond, v: &Option<String>| {
         if let Some(v) = v {
             conds.push(cond);
@@ -487,8 +549,9 @@ fn query_sql(q: &Query) -> (String, Vec<rusqlite::types::Value>) {
         args.push(Value::Integer(o.chars().count() as i64 + 1));
         args.push(Value::Text(format!("{o}:")));
     }
+    let subject_cond = format!("{subject} = ?");
     if let Some(s) = q.subject {
-        conds.push("subject = ?");
+        conds.push(&subject_cond);
         args.push(Value::Blob(s.to_vec()));
     }
     if let Some(t) = q.transfer_id {
@@ -507,11 +570,12 @@ fn query_sql(q: &Query) -> (String, Vec<rusqlite::types::Value>) {
         Order::NewestFirst => "DESC",
         Order::OldestFirst => "ASC",
     };
+    let cursor_cond = match q.order {
+        Order::NewestFirst => format!("{seq} < ?"),
+        Order::OldestFirst => format!("{seq} > ?"),
+    };
     if let Some(c) = q.cursor {
-        conds.push(match q.order {
-            Order::NewestFirst => "seq < ?",
-            Order::OldestFirst => "seq > ?",
-        });
+        conds.push(&cursor_cond);
         args.push(Value::Integer(i64::try_from(c).unwrap_or(i64::MAX)));
     }
     let filter = if conds.is_empty() {
@@ -519,10 +583,18 @@ fn query_sql(q: &Query) -> (String, Vec<rusqlite::types::Value>) {
     } else {
         format!(" WHERE {}", conds.join(" AND "))
     };
-    (
-        format!("SELECT {COLUMNS} FROM entries{filter} ORDER BY seq {order}"),
-        args,
-    )
+    let sql = match part {
+        Part::Indexed(_) => {
+            let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("e.{c}")).collect();
+            format!(
+                "SELECT {} FROM ix.by_subject AS s JOIN entries AS e ON e.seq = s.seq{filter} \
+                 ORDER BY s.seq {order}",
+                columns.join(", ")
+            )
+        }
+        _ => format!("SELECT {COLUMNS} FROM entries{filter} ORDER BY seq {order}"),
+    };
+    (sql, args)
 }
 
 impl LogBackend for SqliteBackend {
@@ -691,18 +763,31 @@ impl LogBackend for SqliteBackend {
         q: &Query,
         visit: &mut dyn FnMut(Entry) -> ControlFlow<()>,
     ) -> Result<(), LogError> {
-        let (sql, args) = query_sql(q);
-        let mut st = self.conn.prepare_cached(&sql).map_err(storage)?;
-        let mut rows = st
-            .query(rusqlite::params_from_iter(args.iter()))
-            .map_err(storage)?;
-        while let Some(row) = rows.next().map_err(storage)? {
-            let e = decode(row).map_err(|e| LogError::Corrupt {
-                seq: e.seq,
-                reason: e.reason,
-            })?;
-            if visit(e).is_break() {
-                break;
+        // One read transaction: both parts (and the index's state) from one snapshot.
+        let tx = self.conn.transaction().map_err(storage)?;
+        let upto = match q.subject {
+            Some(_) if self.indexed => super::subject_index::usable_upto(&tx),
+            _ => 0,
+        };
+        let parts: &[Part] = match (upto, q.order) {
+            (0, _) => &[Part::All],
+            (u, Order::NewestFirst) => &[Part::After(u), Part::Indexed(u)],
+            (u, Order::OldestFirst) => &[Part::Indexed(u), Part::After(u)],
+        };
+        for part in parts {
+            let (sql, args) = query_sql(q, *part);
+            let mut st = tx.prepare_cached(&sql).map_err(storage)?;
+            let mut rows = st
+                .query(rusqlite::params_from_iter(args.iter()))
+                .map_err(storage)?;
+            while let Some(row) = rows.next().map_err(storage)? {
+                let e = decode(row).map_err(|e| LogError::Corrupt {
+                    seq: e.seq,
+                    reason: e.reason,
+                })?;
+                if visit(e).is_break() {
+                    return Ok(());
+                }
             }
         }
         Ok(())
