@@ -5,6 +5,7 @@
 
 mod applicants;
 pub mod audit;
+mod audit_page;
 mod consents;
 mod error;
 mod exchange;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/transfers", get(audit::search))
         .route("/v1/transfers/{transfer_id}", get(audit::transfer))
         .route("/v1/log/verify", get(audit::verify))
+        .merge(audit_page::routes())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
