@@ -232,6 +232,7 @@ impl App {
         let router = api::router(AppState {
             gateway: gateway.clone(),
             body_limit_bytes: config.server.body_limit_bytes,
+            data_dir: options.data_dir.clone(),
         });
         Ok(App {
             router,

@@ -120,6 +120,27 @@ impl AppError {
         )
     }
 
+    /// The log cannot be read (a search, a transfer, a verification): the same stable code as
+    /// a failed write, a message that does not claim anything was refused.
+    pub fn log_unreadable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "log_unavailable",
+            "the transfer log cannot be read",
+        )
+    }
+
+    /// No entry of the log has this transfer id. Its own code, like `consent_not_found`, so
+    /// that a script can tell it from a mistyped path (`not_found`).
+    pub fn transfer_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "transfer_not_found",
+            "the transfer log has no entry with this transfer_id",
+        )
+        .with_fields(vec!["transfer_id".to_owned()])
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }

@@ -4,10 +4,13 @@
 //! the transfer pipeline. This module never talks to a party and never writes the log itself.
 
 mod applicants;
+pub mod audit;
+mod audit_page;
 mod consents;
 mod error;
 mod exchange;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
@@ -28,6 +31,8 @@ use crate::registry::Client;
 pub struct AppState {
     pub gateway: Arc<Gateway>,
     pub body_limit_bytes: usize,
+    /// The data directory: the auditors' verification re-reads the log file in it.
+    pub data_dir: PathBuf,
 }
 
 /// The router with every route of the API.
@@ -42,6 +47,10 @@ pub fn router(state: AppState) -> Router {
             post(exchange::exchange),
         )
         .route("/v1/applicants/check", post(applicants::check))
+        .route("/v1/transfers", get(audit::search))
+        .route("/v1/transfers/{transfer_id}", get(audit::transfer))
+        .route("/v1/log/verify", get(audit::verify))
+        .merge(audit_page::routes())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -120,6 +120,36 @@ impl TestApp {
         Answer { status, body }
     }
 
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.expect("body");
+        Answer {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// `GET path` as the auditor client.
+    pub async fn audit(&self, path: &str) -> Answer {
+        self.get(path, Some(self.token(Role::Auditor))).await
+    }
+
+    /// An income request (pension centre) for `iin`, as the underwriting client.
+    pub async fn income(&self, iin: &str) -> Answer {
+        self.post(
+            "/v1/exchange/gcvp/income",
+            Some(self.token(Role::Underwriting)),
+            &json!({"purpose": "contract_performance", "reference": "APP-7",
+                    "data": {"subject": {"iin": iin}}}),
+        )
+        .await
+    }
+
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Answer {
         let mut req = self.http.delete(self.url(path));
         if let Some(t) = token {
@@ -234,6 +264,22 @@ pub fn consent_body(iin: &str) -> Value {
         "channel": "app",
         "evidence": "otp:000111",
     })
+}
+
+/// The `n`th synthetic person (a valid IIN born 1987-05-25, not one of the mocks' reserved
+/// ones): ordinary answers from every mock party.
+pub fn person(n: u16) -> String {
+    (n.wrapping_mul(7).wrapping_add(100)..)
+        .find_map(|s| {
+            kuzet_ident::Iin::synthesize(
+                time::macros::date!(1987 - 05 - 25),
+                n.is_multiple_of(2),
+                s,
+            )
+        })
+        .expect("some serial has a check digit")
+        .expose()
+        .to_owned()
 }
 
 /// A synthetic person with an ordinary report at the mock bureau.
