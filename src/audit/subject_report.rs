@@ -465,16 +465,19 @@ fn transfer(
         clause: op.map(|o| o.clause.clone()),
     };
     let purpose = purpose_key.as_ref().map(|p| purpose_named(contracts, p));
-    let consent = if kind == TransferKind::Erasure {
-        None
-    } else {
-        ledger.consent_use(
-            entries.iter().find_map(|e| e.consent_id),
+    let named_consent = entries.iter().find_map(|e| e.consent_id);
+    let consent = match kind {
+        TransferKind::Erasure => None,
+        // Only an upload rests on a consent its entries do not name: the reporting job checks
+        // the ledger per contract. A refusal without one had none.
+        TransferKind::Exchange | TransferKind::Refused if named_consent.is_none() => None,
+        _ => ledger.consent_use(
+            named_consent,
             legal_basis.as_deref(),
             &first.recipient,
             purpose_key.as_deref(),
             first.at,
-        )?
+        )?,
     };
     let list = |k: Kind, f: fn(&Entry) -> &Vec<String>| -> Vec<String> {
         let set: BTreeSet<String> = entries
