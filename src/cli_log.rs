@@ -297,23 +297,30 @@ pub fn export(
     let mut progress = |seq: u64| bar.set_position(seq);
 
     if out == Path::new("-") {
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        let summary = audit::export(&mut log, &q, format, &mut lock, &mut progress)
+        let mut stdout = std::io::stdout();
+        let summary = audit::export(&mut log, &q, format, &mut stdout, &mut progress)
             .context("the export failed")?;
         bar.finish_and_clear();
         eprintln!("exported {} entries to stdout", summary.entries);
         return Ok(ExitCode::SUCCESS);
     }
 
-    if out.is_dir() {
-        bail!("{} is a directory; give a file name", out.display());
-    }
-    if !force && out.exists() {
-        bail!(
-            "{} exists already; pass --force to replace it",
-            out.display()
-        );
+    // Only a regular file is ever replaced: renaming over a device, a pipe or a symlink
+    // would replace the thing itself (as root, /dev/null); `--out -` serves those.
+    if let Ok(meta) = std::fs::symlink_metadata(out) {
+        if !meta.file_type().is_file() {
+            bail!(
+                "{} exists and is not a regular file; give a new file name, or --out - to \
+                 write to stdout",
+                out.display()
+            );
+        }
+        if !force {
+            bail!(
+                "{} exists already; pass --force to replace it",
+                out.display()
+            );
+        }
     }
     let name = out
         .file_name()

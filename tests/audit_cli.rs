@@ -45,9 +45,13 @@ fn ok(o: &Output) -> String {
 
 /// Subject A and subject B of the synthetic log (valid, invented IINs).
 fn subject(n: u16) -> Iin {
-    Iin::synthesize(time::macros::date!(1990 - 03 - 14), n.is_multiple_of(2), 100 + n)
-        .or_else(|| Iin::synthesize(time::macros::date!(1990 - 03 - 15), true, 200 + n))
-        .expect("a valid synthetic IIN")
+    Iin::synthesize(
+        time::macros::date!(1990 - 03 - 14),
+        n.is_multiple_of(2),
+        100 + n,
+    )
+    .or_else(|| Iin::synthesize(time::macros::date!(1990 - 03 - 15), true, 200 + n))
+    .expect("a valid synthetic IIN")
 }
 
 /// One entry of the synthetic log: (transfer, kind, recipient, operation, caller, purpose,
@@ -651,6 +655,44 @@ fn export_refuses_what_it_cannot_write_and_never_leaves_a_partial_file() {
         12
     );
     assert_eq!(listing(&base), set_of(&["log.jsonl"]));
+
+    // Never anything but a regular file, not even with --force: not a symlink (nor what it
+    // points to), not a folder.
+    let link = base.join("link.jsonl");
+    std::os::unix::fs::symlink(&file, &link).expect("symlink");
+    let folder = base.join("folder.jsonl");
+    std::fs::create_dir(&folder).expect("mkdir");
+    for target in [&link, &folder] {
+        let o = kuzet(
+            data,
+            &[
+                "log",
+                "export",
+                "--format",
+                "jsonl",
+                "--out",
+                target.to_str().expect("utf-8"),
+                "--force",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    }
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file)
+            .expect("read")
+            .lines()
+            .count(),
+        12
+    );
+    std::fs::remove_file(&link).expect("rm");
+    std::fs::remove_dir(&folder).expect("rm");
 
     // A log that fails half-way (a row that cannot be read): no file, no leftover.
     let conn = rusqlite::Connection::open(data.join("transfer-log.sqlite")).expect("sqlite");

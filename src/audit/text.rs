@@ -375,3 +375,36 @@ impl SubjectReport {
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_are_grouped_for_a_person() {
+        let paths = [
+            "credit_history.summary.a",
+            "credit_history.summary.b",
+            "credit_history.inquiries.c",
+        ];
+        assert_eq!(
+            grouped(paths.iter().copied()),
+            [
+                ("credit history › summary".to_owned(), 2),
+                ("credit history › inquiries".to_owned(), 1)
+            ]
+        );
+        let many: Vec<String> = (0..30).map(|i| format!("identity.f{i}")).collect();
+        let mut all: Vec<&str> = many.iter().map(String::as_str).collect();
+        all.push("addresses.city");
+        assert_eq!(
+            grouped(all.iter().copied()),
+            [("identity".to_owned(), 30), ("addresses".to_owned(), 1)],
+            "more than MAX_GROUPS groups at two levels: one level"
+        );
+        assert_eq!(
+            words("loan.borrower.last_name"),
+            "loan › borrower › last name"
+        );
+    }
+}
