@@ -22,7 +22,7 @@ K=(target/release/kuzet --data "$LOG")
 timed() {
   local name="$1"; shift
   /usr/bin/time -f "$name: %e s elapsed, %M KB peak RSS" "$@" 2>&1 >"$OUT/stdout" \
-    | grep -E "^$name:" || true
+    | grep -F "$name:" || true
 }
 for i in $(seq 1 "$RUNS"); do
   echo "run $i"

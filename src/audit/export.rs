@@ -38,7 +38,7 @@ const IN_FLIGHT: usize = 4;
 
 /// Writes every entry `q` matches (its order is ignored: always oldest first; its cursor, when
 /// set, starts after that seq) to `out`, calling `progress` with each entry's seq as it is
-/// read. Reading (SQLite, decoding, the entry view) and writing (JSON or CSV, `out`) run on two
+/// read. Reading (SQLite, decoding) and writing (the entry view, JSON or CSV, `out`) run on two
 /// threads with a bounded queue of chunks between them, so memory stays constant. Stops at
 /// the first read or write error. The caller decides where `out` goes (see `kuzet log export`,
 /// which writes a temporary file and renames it only once everything was written).
