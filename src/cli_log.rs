@@ -286,7 +286,7 @@ pub fn export(
         let bar = indicatif::ProgressBar::new(tip);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} seq {pos}/{len} ({per_sec}) {msg}",
+                "{spinner} [{elapsed_precise}] {wide_bar} seq {pos}/{len}, {eta} left",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
