@@ -5,12 +5,13 @@
 //! ARCHITECTURE.md for the map: [`contract`] (policy as data and enforcement), [`registry`]
 //! (clients, consents), [`transfer_log`] (the tamper-evident log), [`gateway`] (one transfer,
 //! step by step), [`upstream`] (which adapter serves which operation), [`api`] (HTTP), [`app`]
-//! (wiring), [`config`].
+//! (wiring), [`config`], [`audit`] (exports and the subject report for auditors).
 
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod contract;
 pub mod gateway;

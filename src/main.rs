@@ -14,6 +14,8 @@ use kuzet::config::{self, Config};
 use kuzet::contract::Role;
 use kuzet::registry::{Registry, SqliteRegistry};
 
+mod cli_log;
+
 /// The gateway allocates and frees many small objects per report (the parsed report, its JSON
 /// tree); mimalloc does that markedly faster than the system allocator on this workload
 /// (see the closing figures of `scripts/load.sh`).
@@ -179,6 +181,44 @@ enum LogCommand {
         /// The published checkpoint key (hex) the proof's checkpoint must be signed with.
         #[arg(long)]
         public_key: Option<String>,
+    },
+    /// Search the log, newest first, one page at a time (read-only: runs beside the gateway).
+    /// Exit 0 (also with no match), 2 for bad arguments, 1 when the log cannot be read.
+    Query {
+        #[command(flatten)]
+        filters: cli_log::Filters,
+        /// Entries per page (at most 1000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        /// Continue after a previous page (its next cursor).
+        #[arg(long, value_parser = kuzet::transfer_log::query::parse_cursor)]
+        cursor: Option<u64>,
+        /// table | json | csv
+        #[arg(long, value_enum, default_value_t)]
+        format: cli_log::QueryFormat,
+    },
+    /// Export every matching entry, oldest first, to a file (written whole or not at all).
+    Export {
+        #[command(flatten)]
+        filters: cli_log::Filters,
+        /// jsonl | csv
+        #[arg(long, value_enum)]
+        format: cli_log::ExportFileFormat,
+        /// The file to write (`-` for stdout); an existing file is kept unless --force.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Everything sent or received about one subject, for their access request (policy 9.1).
+    SubjectReport {
+        /// The subject's IIN (printed only masked).
+        #[arg(long, value_parser = cli_log::IinParser)]
+        iin: kuzet_ident::Iin,
+        /// text | json
+        #[arg(long, value_enum, default_value_t)]
+        format: cli_log::ReportFormat,
     },
 }
 
@@ -364,6 +404,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             with_app(cli.data, config, async |app| {
                 evidence_cli::erase(app, &iin, reference).await
             })
+        }
+        Command::Log {
+            command:
+                LogCommand::Query {
+                    filters,
+                    limit,
+                    cursor,
+                    format,
+                },
+        } => cli_log::query(&cli.data, &filters, usize::from(limit), cursor, format),
+        Command::Log {
+            command:
+                LogCommand::Export {
+                    filters,
+                    format,
+                    out,
+                    force,
+                },
+        } => cli_log::export(&cli.data, &filters, format, &out, force),
+        Command::Log {
+            command: LogCommand::SubjectReport { iin, format },
+        } => {
+            let config = load_config(cli.config.as_ref())?;
+            cli_log::subject_report(&cli.data, &config.contracts.dir, &iin, format)
         }
         Command::Consents {
             command: ConsentsCommand::Import { file },

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -284,6 +284,24 @@ impl SqliteRegistry {
         Ok(Self {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// Opens an existing registry read-only, for the auditors' tools (they run beside a
+    /// serving gateway); `Ok(None)` when `data_dir` holds none. Creates no table and writes
+    /// nothing: any write through it fails.
+    pub fn open_read_only(data_dir: &Path) -> Result<Option<Self>, RegistryError> {
+        let path = data_dir.join("registry.sqlite");
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Some(Self {
+            conn: Mutex::new(conn),
+        }))
     }
 
     fn with<T>(

@@ -49,7 +49,9 @@ use crate::registry::Registry;
 use crate::transfer_log::{EntryDraft, Kind, TransferLog};
 
 pub use source::Refusal;
-pub use store::{BatchState, Counts, REPORTING_FILE, ReportStore, RunRow, StoredBatch};
+pub use store::{
+    BatchState, Counts, REPORTING_FILE, ReportStore, RunRow, StoredBatch, SubjectRecord,
+};
 
 /// The lock file that keeps two runs from overlapping.
 pub const LOCK_FILE: &str = "reporting.lock";

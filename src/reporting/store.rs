@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use time::OffsetDateTime;
 
 /// The file's name inside the data directory.
@@ -145,6 +145,28 @@ pub struct StoredBatch {
     pub message: Option<String>,
 }
 
+/// A contract of one subject in a batch, with where its batch stands: what the subject report
+/// (policy 9.1) shows of the reporting uploads, whose log entries name no subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectRecord {
+    pub batch_id: i64,
+    pub run_id: i64,
+    /// When the batch was recorded (before it was sent).
+    pub batch_created_at: OffsetDateTime,
+    pub batch_state: BatchState,
+    /// The transfer that carried the batch (its OUT and IN log entries); `None` when the batch
+    /// was never sent.
+    pub transfer_id: Option<uuid::Uuid>,
+    pub bureau_batch_id: Option<String>,
+    pub contract_code: String,
+    /// 1 first load, 2 update.
+    pub operation: u32,
+    /// `accepted`, `rejected` or `unconfirmed` once the bureau gave its final word.
+    pub outcome: Option<String>,
+    /// The bureau's message about the record, as stored.
+    pub message: Option<String>,
+}
+
 /// A run, as `kuzet report status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RunRow {
@@ -238,6 +260,68 @@ impl ReportStore {
         Ok(ReportStore {
             conn: Mutex::new(conn),
             path: shown,
+        })
+    }
+
+    /// Opens an existing `DATA_DIR/reporting.sqlite` read-only, for the auditors' tools (they
+    /// run beside a serving gateway); `Ok(None)` when there is none (no run ever happened).
+    /// Creates no table and writes nothing.
+    pub fn open_read_only(data_dir: &Path) -> Result<Option<ReportStore>, StoreError> {
+        let path = data_dir.join(REPORTING_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let shown = path.display().to_string();
+        let err = |e: rusqlite::Error| StoreError {
+            path: shown.clone(),
+            message: e.to_string(),
+        };
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        Ok(Some(ReportStore {
+            conn: Mutex::new(conn),
+            path: shown,
+        }))
+    }
+
+    /// Every batch record about `subject` (its subject index), oldest batch first. The records
+    /// table has no index on the subject (an access request is rare, and a random HMAC would
+    /// cost every batch insert), so this reads the whole table once.
+    pub fn records_for_subject(
+        &self,
+        subject: &[u8; 32],
+    ) -> Result<Vec<SubjectRecord>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT b.id, b.run_id, b.created_at, b.state, b.transfer_id, b.bureau_batch_id, \
+                 r.contract_code, r.operation, r.outcome, r.message \
+                 FROM report_batch_records r JOIN report_batches b ON b.id = r.batch_id \
+                 WHERE r.subject = ?1 ORDER BY b.id, r.contract_code",
+            )?;
+            st.query_map([&subject[..]], |r| {
+                let state: String = r.get(3)?;
+                let transfer: Option<Vec<u8>> = r.get(4)?;
+                Ok(SubjectRecord {
+                    batch_id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    batch_created_at: from_micros(r.get(2)?),
+                    batch_state: BatchState::parse(&state).unwrap_or(BatchState::Uncertain),
+                    transfer_id: transfer
+                        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                        .map(uuid::Uuid::from_bytes),
+                    bureau_batch_id: r.get(5)?,
+                    contract_code: r.get(6)?,
+                    operation: r.get(7)?,
+                    outcome: r.get(8)?,
+                    message: r.get(9)?,
+                })
+            })?
+            .collect()
         })
     }
 
