@@ -136,7 +136,9 @@ impl Gateway {
                 transfer_id: Uuid::now_v7(),
                 purpose: &req.purpose,
                 reference: req.reference.as_deref(),
-                subject: None,
+                // A refusal is about the subject named in the request too (their access
+                // report lists it), when a valid IIN is there.
+                subject: subject_of(&req.data).ok().flatten(),
                 consent_id: None,
             };
             return Err(self.deny(&ctx, denial).await);
@@ -289,7 +291,8 @@ impl Gateway {
             transfer_id: Uuid::now_v7(),
             purpose: &req.purpose,
             reference: req.reference.as_deref(),
-            subject: None,
+            // Refusals below are logged about the subject named in the request, when valid.
+            subject: subject_of(&req.data).ok().flatten(),
             consent_id: None,
         };
         if let Some(r) = ctx.reference

@@ -122,6 +122,13 @@ async fn a_field_off_the_send_list_is_403_and_logged_as_denied() {
     assert_eq!(entries[0].denied, vec!["subject.email", "subject.phone"]);
     assert_eq!(entries[0].outcome, "denied:field_not_allowed");
     assert_eq!(entries[0].reference.as_deref(), Some("APP-7"));
+    // About the subject named in the request (so their access report lists the refusal).
+    let subject = app
+        .app
+        .gateway
+        .log()
+        .subject_index(&kuzet_ident::Iin::parse(&iin).expect("iin"));
+    assert_eq!(entries[0].subject, Some(subject));
 }
 
 #[tokio::test]
