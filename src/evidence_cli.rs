@@ -224,11 +224,11 @@ pub async fn retention_apply(app: App, dry_run: bool, json: bool) -> anyhow::Res
 }
 
 /// `kuzet subjects erase --iin IIN [--reference REF]`: a client's erasure request.
-pub async fn erase(app: App, iin: &str, reference: Option<String>) -> anyhow::Result<ExitCode> {
-    let Ok(iin) = kuzet_ident::Iin::parse(iin.trim()) else {
-        eprintln!("--iin: not a valid IIN (12 digits with a valid check digit)");
-        return Ok(ExitCode::from(2));
-    };
+pub async fn erase(
+    app: App,
+    iin: &kuzet_ident::Iin,
+    reference: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let log = app.gateway.log();
     let caller = format!(
         "cli:{}",
@@ -236,7 +236,7 @@ pub async fn erase(app: App, iin: &str, reference: Option<String>) -> anyhow::Re
     );
     let (entry, existed) = log
         .erase(
-            log.subject_index(&iin),
+            log.subject_index(iin),
             "erasure-request",
             &caller,
             reference,

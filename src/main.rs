@@ -400,6 +400,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Subjects {
             command: SubjectsCommand::Erase { iin, reference },
         } => {
+            // Checked before anything is opened (or created) in the data dir.
+            let Ok(iin) = kuzet_ident::Iin::parse(iin.trim()) else {
+                eprintln!("--iin: not a valid IIN (12 digits with a valid check digit)");
+                return Ok(ExitCode::from(2));
+            };
             let config = load_config(cli.config.as_ref())?;
             with_app(cli.data, config, async |app| {
                 evidence_cli::erase(app, &iin, reference).await

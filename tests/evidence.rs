@@ -440,6 +440,11 @@ async fn an_erasure_request_destroys_the_key_is_logged_and_the_chain_still_verif
     let bad = kuzet(dir.path(), &["subjects", "erase", "--iin", "123456789012"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(!stderr(&bad).contains("123456789012"));
+    // Refused before anything is opened: no data dir is created for a bad request.
+    let fresh = dir.path().join("never-created");
+    let bad = kuzet(&fresh, &["subjects", "erase", "--iin", "123456789012"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!fresh.exists());
     assert!(kuzet(dir.path(), &["log", "verify"]).status.success());
 }
 
