@@ -305,54 +305,10 @@ pub fn export(
         return Ok(ExitCode::SUCCESS);
     }
 
-    // Only a regular file is ever replaced: renaming over a device, a pipe or a symlink
-    // would replace the thing itself (as root, /dev/null); `--out -` serves those.
-    if let Ok(meta) = std::fs::symlink_metadata(out) {
-        if !meta.file_type().is_file() {
-            bail!(
-                "{} exists and is not a regular file; give a new file name, or --out - to \
-                 write to stdout",
-                out.display()
-            );
-        }
-        if !force {
-            bail!(
-                "{} exists already; pass --force to replace it",
-                out.display()
-            );
-        }
-    }
-    let name = out
-        .file_name()
-        .with_context(|| format!("{} names no file", out.display()))?;
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(name);
-    prefix.push(".");
-    // Created 0600: an export describes people's transfers, it is for its owner only.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".partial")
-        .tempfile_in(&parent)
-        .with_context(|| format!("cannot write in {}", parent.display()))?;
-    let summary = audit::export(&mut log, &q, format, tmp.as_file_mut(), &mut progress)
-        .with_context(|| format!("the export to {} failed", out.display()))?;
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot sync {}", tmp.path().display()))?;
-    let persisted = if force {
-        tmp.persist(out).map(drop)
-    } else {
-        tmp.persist_noclobber(out).map(drop)
-    };
-    // On failure the error owns the temporary file, which is removed when it drops.
-    persisted.map_err(|e| anyhow::anyhow!("cannot create {}: {}", out.display(), e.error))?;
-    if let Ok(dir) = std::fs::File::open(&parent) {
-        let _ = dir.sync_all();
-    }
+    let summary = write_file(out, force, |file| {
+        audit::export(&mut log, &q, format, file, &mut progress)
+            .with_context(|| format!("the export to {} failed", out.display()))
+    })?;
     bar.finish_and_clear();
     println!("exported {} entries to {}", summary.entries, out.display());
     Ok(ExitCode::SUCCESS)
@@ -396,4 +352,60 @@ pub fn subject_report(
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `out` whole or not at all: through a temporary file beside it (mode 0600), synced,
+/// then renamed into place. Only a regular file is ever replaced, and only with `force`.
+pub fn write_file<R>(
+    out: &Path,
+    force: bool,
+    write: impl FnOnce(&mut std::fs::File) -> anyhow::Result<R>,
+) -> anyhow::Result<R> {
+    // Only a regular file is ever replaced: renaming over a device, a pipe or a symlink
+    // would replace the thing itself (as root, /dev/null); `--out -` serves those.
+    if let Ok(meta) = std::fs::symlink_metadata(out) {
+        if !meta.file_type().is_file() {
+            bail!(
+                "{} exists and is not a regular file; give a new file name",
+                out.display()
+            );
+        }
+        if !force {
+            bail!(
+                "{} exists already; pass --force to replace it",
+                out.display()
+            );
+        }
+    }
+    let name = out
+        .file_name()
+        .with_context(|| format!("{} names no file", out.display()))?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    // Created 0600: an export describes people's transfers, it is for its owner only.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".partial")
+        .tempfile_in(&parent)
+        .with_context(|| format!("cannot write in {}", parent.display()))?;
+    let result = write(tmp.as_file_mut())?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot sync {}", tmp.path().display()))?;
+    let persisted = if force {
+        tmp.persist(out).map(drop)
+    } else {
+        tmp.persist_noclobber(out).map(drop)
+    };
+    // On failure the error owns the temporary file, which is removed when it drops.
+    persisted.map_err(|e| anyhow::anyhow!("cannot create {}: {}", out.display(), e.error))?;
+    if let Ok(dir) = std::fs::File::open(&parent) {
+        let _ = dir.sync_all();
+    }
+    Ok(result)
 }

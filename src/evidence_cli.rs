@@ -107,9 +107,12 @@ pub fn make_proof(data: &Path, transfer_id: &str, out: &Path) -> anyhow::Result<
             return Ok(ExitCode::FAILURE);
         }
     };
-    write_atomically(out, |w| {
-        serde_json::to_writer_pretty(&mut *w, &proof)?;
+    // A proof can always be made again: an existing (regular) file is replaced.
+    crate::cli_log::write_file(out, true, |file| {
+        let mut w = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut w, &proof)?;
         w.write_all(b"\n")?;
+        w.flush()?;
         Ok(())
     })?;
     println!(
@@ -122,28 +125,6 @@ pub fn make_proof(data: &Path, transfer_id: &str, out: &Path) -> anyhow::Result<
         out.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes `out` through a temporary file beside it, renamed into place once complete.
-fn write_atomically(
-    out: &Path,
-    f: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file());
-        f(&mut w)?;
-        w.flush()?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(out)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(())
 }
 
 /// `kuzet log verify-proof FILE [--public-key HEX]`: offline, no data dir needed.
@@ -219,7 +200,6 @@ pub async fn retention_apply(app: App, dry_run: bool, json: bool) -> anyhow::Res
             );
         }
     }
-    app.gateway.log().clone().close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -256,6 +236,5 @@ pub async fn erase(
             entry.seq
         );
     }
-    log.clone().close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -241,9 +241,9 @@ enum SubjectsCommand {
     /// A client's erasure request (policy 9): destroy the subject's body key, so that no one
     /// can read the bodies logged about them; the entries and the chain remain. Logged.
     Erase {
-        /// The subject's IIN.
-        #[arg(long)]
-        iin: String,
+        /// The subject's IIN (printed only masked).
+        #[arg(long, value_parser = cli_log::IinParser)]
+        iin: kuzet_ident::Iin,
         /// The request's reference (e.g. the letter's registration number).
         #[arg(long)]
         reference: Option<String>,
@@ -400,11 +400,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Subjects {
             command: SubjectsCommand::Erase { iin, reference },
         } => {
-            // Checked before anything is opened (or created) in the data dir.
-            let Ok(iin) = kuzet_ident::Iin::parse(iin.trim()) else {
-                eprintln!("--iin: not a valid IIN (12 digits with a valid check digit)");
-                return Ok(ExitCode::from(2));
-            };
             let config = load_config(cli.config.as_ref())?;
             with_app(cli.data, config, async |app| {
                 evidence_cli::erase(app, &iin, reference).await

@@ -5,9 +5,11 @@
 
 mod common;
 
+use common::{kuzet, stderr, stdout};
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use kuzet::contract::Role;
 use kuzet::transfer_log::query::CSV_HEADER;
@@ -17,26 +19,6 @@ use kuzet::transfer_log::{
 use kuzet_ident::Iin;
 use serde_json::Value;
 use uuid::Uuid;
-
-fn kuzet(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kuzet"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("KUZET_CONFIG")
-        .env_remove("KUZET_DATA")
-        .output()
-        .expect("run kuzet")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn ok(o: &Output) -> String {
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(o));

@@ -1,25 +1,11 @@
 //! The `kuzet` command line as operators and auditors use it: exit codes and output.
 
+mod common;
+
+use common::{kuzet, stderr, stdout};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn kuzet(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kuzet"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("KUZET_CONFIG")
-        .output()
-        .expect("run kuzet")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Command;
 
 #[test]
 fn clients_add_list_revoke() {

@@ -3,8 +3,12 @@
 //! checkpoint, a client's erasure request (also from another process than the writer's), and
 //! retention.
 
+mod common;
+
+use common::{kuzet, stderr, stdout};
+
 use std::path::Path;
-use std::process::{Command, Output};
+
 use std::time::Duration;
 
 use kuzet::contract::Contracts;
@@ -13,24 +17,6 @@ use kuzet::transfer_log::{
 };
 use kuzet_ident::Iin;
 use uuid::Uuid;
-
-fn kuzet(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kuzet"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("KUZET_CONFIG")
-        .output()
-        .expect("run kuzet")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn person(n: u16) -> Iin {
     (n.wrapping_mul(13)..)

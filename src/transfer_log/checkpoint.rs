@@ -100,7 +100,7 @@ pub struct CheckpointJson {
     pub signature: String,
 }
 
-fn hex_array<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String> {
+pub(crate) fn hex_array<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String> {
     let bytes = hex::decode(s).map_err(|_| format!("{what}: not hex"))?;
     bytes
         .try_into()

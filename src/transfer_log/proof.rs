@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::checkpoint::CheckpointJson;
+use super::checkpoint::{CheckpointJson, hex_array};
 use super::entry::ENCODED_COLUMNS;
 use super::query::EntryView;
 use super::sqlite::decode_columns;
@@ -182,13 +182,6 @@ fn decode_hashed(bytes: &[u8], hash: [u8; 32]) -> Result<super::Entry, String> {
     decode_columns(|i| values.get(i).copied().unwrap_or(ValueRef::Null)).map_err(|e| e.reason)
 }
 
-fn hex32(s: &str, what: &str) -> Result<[u8; 32], String> {
-    hex::decode(s)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| format!("{what} is not a 32-byte hex value"))
-}
-
 /// Checks a proof offline. With `trusted_key` (the published checkpoint key), the checkpoint
 /// must be signed by it; without, the proof's own key is reported for the reader to compare.
 pub fn verify_proof(proof: &Proof, trusted_key: Option<[u8; 32]>) -> Result<ProofSummary, String> {
@@ -224,7 +217,7 @@ pub fn verify_proof(proof: &Proof, trusted_key: Option<[u8; 32]>) -> Result<Proo
         let bytes = B64
             .decode(&row.hashed)
             .map_err(|_| format!("segment seq {seq}: the hashed bytes are not base64"))?;
-        let hash = hex32(&row.hash, &format!("segment seq {seq}: hash"))?;
+        let hash = hex_array::<32>(&row.hash, &format!("segment seq {seq}: hash"))?;
         if <[u8; 32]>::from(Sha256::digest(&bytes)) != hash {
             return Err(format!(
                 "segment seq {seq}: the bytes do not hash to the entry's hash (altered)"

@@ -553,7 +553,6 @@ impl Writer {
                 if let Some(subject) = p.destroy {
                     *existed = self.backend.subject_key(&subject)?.is_some();
                     s.entry.outcome = if *existed { "key_destroyed" } else { "no_key" }.into();
-                    s.lists = super::entry::Lists::of(&s.entry);
                     p.tail = None;
                     destroy.push(subject);
                 }

@@ -286,3 +286,27 @@ pub fn person(n: u16) -> String {
 pub fn demo_iin() -> String {
     kuzet_mocks::fcb::demo_iin().expose().to_owned()
 }
+
+/// Runs the `kuzet` binary on `data` with the embedded defaults (no `KUZET_CONFIG` or
+/// `KUZET_DATA` from the environment), from the workspace root.
+pub fn kuzet(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kuzet"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("KUZET_CONFIG")
+        .env_remove("KUZET_DATA")
+        .output()
+        .expect("run kuzet")
+}
+
+/// A command's standard output as text.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command's standard error as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
