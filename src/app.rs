@@ -71,6 +71,8 @@ pub struct AppOptions {
 /// A built gateway, ready to serve.
 pub struct App {
     pub router: Router,
+    /// What the router's handlers share (readiness, transfers under way: for the listener).
+    pub state: AppState,
     pub gateway: Arc<Gateway>,
     /// Where the contracts came from (a folder, or "embedded").
     pub contracts_source: String,
@@ -229,13 +231,23 @@ impl App {
             Upstreams::new(fcb, gcvp, traffic),
             Duration::from_millis(config.server.request_deadline_ms),
         ));
-        let router = api::router(AppState {
+        let state = AppState {
             gateway: gateway.clone(),
             body_limit_bytes: config.server.body_limit_bytes,
             data_dir: options.data_dir.clone(),
-        });
+            limits: Arc::new(api::limits::Limits::new(&config.server)),
+            transfers: tokio_util::task::TaskTracker::new(),
+            readiness: Arc::new(api::Readiness::new(config.server.required_parties.clone())),
+            client_auth: config
+                .server
+                .tls
+                .as_ref()
+                .map_or(crate::config::ClientAuth::None, |t| t.client_auth),
+        };
+        let router = api::router(state.clone());
         Ok(App {
             router,
+            state,
             gateway,
             contracts_source,
             mocks,

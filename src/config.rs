@@ -45,6 +45,45 @@ pub struct Config {
     /// The scheduled bureau reporting (`kuzet report run`, and the schedule in `serve`).
     #[serde(default)]
     pub reporting: crate::reporting::ReportingConfig,
+    /// What the process writes to stderr.
+    #[serde(default)]
+    pub logging: LoggingConfig,
+}
+
+/// The process's own log lines (tracing), not the transfer log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `human` (one readable line per event) or `json` (one JSON object per line, for a log
+    /// collector).
+    #[serde(default)]
+    pub format: LogFormat,
+    /// Which events: a tracing filter such as `info` or `info,kuzet=debug`. `RUST_LOG`
+    /// overrides it.
+    #[serde(default = "default_log_filter")]
+    pub filter: String,
+}
+
+/// The format of the process's log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+fn default_log_filter() -> String {
+    "info".to_owned()
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            filter: default_log_filter(),
+        }
+    }
 }
 
 /// The in-process mock parties (`--mock-upstreams` only; ignored otherwise).
@@ -107,6 +146,107 @@ pub struct ServerConfig {
     /// passed to the adapter so that an upstream call never outlives its caller.
     #[serde(default = "default_request_deadline_ms")]
     pub request_deadline_ms: u64,
+    /// The longest any request may take before it is answered `504 request_timeout`, in
+    /// milliseconds; above `request_deadline_ms`, so that it only catches what the deadline
+    /// cannot (a stuck log, a slow client). A transfer already under way still finishes and is
+    /// logged.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// The most requests served at once; one more is answered `503 overloaded` at once.
+    #[serde(default = "default_max_concurrent_requests")]
+    pub max_concurrent_requests: usize,
+    /// Requests per second each API client may make (a token bucket per client); one more is
+    /// answered `429 rate_limited` with `Retry-After`. 0 turns the limit off.
+    #[serde(default = "default_client_rate_per_second")]
+    pub client_rate_per_second: u32,
+    /// How many requests a client may make at once above its rate (the bucket's size).
+    #[serde(default = "default_client_rate_burst")]
+    pub client_rate_burst: u32,
+    /// On SIGTERM or SIGINT: how long requests in flight may take to finish, in seconds, before
+    /// their connections are closed. The log is flushed either way.
+    #[serde(default = "default_shutdown_grace_seconds")]
+    pub shutdown_grace_seconds: u64,
+    /// The parties whose circuit breaker must not be open (nor their adapter missing) for
+    /// `GET /readyz` to say ready: any of `fcb`, `gcvp`, `traffic`.
+    #[serde(default = "default_required_parties")]
+    pub required_parties: Vec<String>,
+    /// HTTPS on the listener. Without it the gateway speaks plain HTTP (behind a TLS-terminating
+    /// proxy, or on loopback).
+    #[serde(default)]
+    pub tls: Option<ListenerTls>,
+}
+
+/// HTTPS on the gateway's listener (rustls). `kill -HUP` re-reads the files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTls {
+    /// PEM file with the server's certificate chain (leaf first).
+    pub certificate_pem: PathBuf,
+    /// PEM file with the server's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: PathBuf,
+    /// Client certificates: `none`, `optional` (verified against `client_ca_pem` when a
+    /// caller presents one; its subject's common name must then be the token's client name)
+    /// or `required` (every caller must present one, and it must name the token's client).
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// PEM file with the CA certificates that issue callers' client certificates; required
+    /// unless `client_auth = "none"`.
+    #[serde(default)]
+    pub client_ca_pem: Option<PathBuf>,
+}
+
+/// Whether callers authenticate with a client certificate, in addition to their token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    #[default]
+    None,
+    Optional,
+    Required,
+}
+
+/// The parties a readiness check may require.
+pub const PARTIES: [&str; 3] = ["fcb", "gcvp", "traffic"];
+
+impl ServerConfig {
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.body_limit_bytes == 0 {
+            out.push("server.body_limit_bytes: must be at least 1".to_owned());
+        }
+        if self.request_deadline_ms == 0 {
+            out.push("server.request_deadline_ms: must be at least 1".to_owned());
+        }
+        if self.request_timeout_ms <= self.request_deadline_ms {
+            out.push(format!(
+                "server.request_timeout_ms: must be above server.request_deadline_ms ({})",
+                self.request_deadline_ms
+            ));
+        }
+        if self.max_concurrent_requests == 0 {
+            out.push("server.max_concurrent_requests: must be at least 1".to_owned());
+        }
+        if self.client_rate_per_second > 0 && self.client_rate_burst == 0 {
+            out.push("server.client_rate_burst: must be at least 1".to_owned());
+        }
+        for party in &self.required_parties {
+            if !PARTIES.contains(&party.as_str()) {
+                out.push(format!(
+                    "server.required_parties: {party:?} is not a party (one of fcb, gcvp, traffic)"
+                ));
+            }
+        }
+        if let Some(tls) = &self.tls
+            && tls.client_auth != ClientAuth::None
+            && tls.client_ca_pem.is_none()
+        {
+            out.push(
+                "server.tls.client_ca_pem: required when client_auth is \"optional\" or \"required\""
+                    .to_owned(),
+            );
+        }
+        out
+    }
 }
 
 /// Where contracts are read from.
@@ -180,6 +320,24 @@ fn default_body_limit_bytes() -> usize {
 fn default_request_deadline_ms() -> u64 {
     15_000
 }
+fn default_request_timeout_ms() -> u64 {
+    20_000
+}
+fn default_max_concurrent_requests() -> usize {
+    1024
+}
+fn default_client_rate_per_second() -> u32 {
+    200
+}
+fn default_client_rate_burst() -> u32 {
+    400
+}
+fn default_shutdown_grace_seconds() -> u64 {
+    30
+}
+fn default_required_parties() -> Vec<String> {
+    PARTIES.iter().map(|p| (*p).to_owned()).collect()
+}
 fn default_contracts_dir() -> PathBuf {
     PathBuf::from("contracts")
 }
@@ -247,6 +405,7 @@ impl Default for Config {
             shep_signer: None,
             mocks: MocksConfig::default(),
             reporting: crate::reporting::ReportingConfig::default(),
+            logging: LoggingConfig::default(),
         }
     }
 }
@@ -257,6 +416,13 @@ impl Default for ServerConfig {
             listen: default_listen(),
             body_limit_bytes: default_body_limit_bytes(),
             request_deadline_ms: default_request_deadline_ms(),
+            request_timeout_ms: default_request_timeout_ms(),
+            max_concurrent_requests: default_max_concurrent_requests(),
+            client_rate_per_second: default_client_rate_per_second(),
+            client_rate_burst: default_client_rate_burst(),
+            shutdown_grace_seconds: default_shutdown_grace_seconds(),
+            required_parties: default_required_parties(),
+            tls: None,
         }
     }
 }
@@ -290,39 +456,241 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    #[error("{}", problems.iter().map(|p| p.located(path)).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
 }
 
+/// One thing wrong with a configuration: what, and where (the line, when it can be found).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line of the offending key, when known.
+    pub line: Option<usize>,
+    /// `section.key: what is wrong`, or the TOML parser's own message.
+    pub message: String,
+}
+
+impl Problem {
+    /// `FILE:LINE: message` (or `FILE: message` when the line is unknown).
+    pub fn located(&self, path: &Path) -> String {
+        match self.line {
+            Some(line) => format!("{}:{line}: {}", path.display(), self.message),
+            None => format!("{}: {}", path.display(), self.message),
+        }
+    }
+}
+
+/// The secrets (and credentials) that the environment may set instead of the file: a
+/// deployment keeps them out of the configuration (systemd `EnvironmentFile`, a secret store).
+pub const SECRET_ENV: [&str; 6] = [
+    "KUZET_FCB_USER_NAME",
+    "KUZET_FCB_PASSWORD",
+    "KUZET_GCVP_SENDER_ID",
+    "KUZET_GCVP_PASSWORD",
+    "KUZET_TRAFFIC_SENDER_ID",
+    "KUZET_TRAFFIC_PASSWORD",
+];
+
 impl Config {
-    /// Reads a configuration file.
+    /// Reads a configuration file, applies the environment's secrets ([`SECRET_ENV`]) and
+    /// checks it.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text).map_err(|message| ConfigError::Parse {
+        let mut config = Self::check_text(&text).map_err(|problems| ConfigError::Invalid {
             path: path.to_owned(),
-            message,
+            problems,
+        })?;
+        config.apply_env(|name| std::env::var(name).ok());
+        Ok(config)
+    }
+
+    /// The embedded defaults, with the environment's secrets applied.
+    pub fn defaults_with_env() -> Self {
+        let mut config = Config::default();
+        config.apply_env(|name| std::env::var(name).ok());
+        config
+    }
+
+    /// Parses a configuration text; the problems joined on one line.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::check_text(text).map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|p| match p.line {
+                    Some(line) => format!("line {line}: {}", p.message),
+                    None => p.message,
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
         })
     }
 
-    /// Parses a configuration text.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
-        let mut problems = config.reporting.problems(config.fcb.upload.max_records);
-        problems.extend(config.log.problems());
-        if !problems.is_empty() {
-            return Err(problems.join("; "));
+    /// Parses and checks a configuration text: every problem, each with its line when it can
+    /// be found. Files the configuration names are not opened (see [`Config::file_problems`]).
+    pub fn check_text(text: &str) -> Result<Self, Vec<Problem>> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start));
+            // The parser's message repeats the line and a caret drawing; keep its first line.
+            let message = e.message().trim().to_owned();
+            vec![Problem { line, message }]
+        })?;
+        let problems: Vec<Problem> = config
+            .problems()
+            .into_iter()
+            .map(|message| Problem {
+                line: locate(text, &message),
+                message,
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
         }
-        if config.log.backend != "sqlite" {
-            return Err(format!(
+    }
+
+    /// Every problem with the values, each starting with its dotted key.
+    fn problems(&self) -> Vec<String> {
+        let mut out = self.server.problems();
+        out.extend(self.log.problems());
+        if self.log.backend != "sqlite" {
+            out.push(format!(
                 "log.backend: {:?} is not supported (supported: \"sqlite\")",
-                config.log.backend
+                self.log.backend
             ));
         }
-        Ok(config)
+        out.extend(self.reporting.problems(self.fcb.upload.max_records));
+        let prefixed = |prefix: &str, problems: Vec<String>| -> Vec<String> {
+            problems
+                .into_iter()
+                .map(|p| format!("{prefix}.{p}"))
+                .collect()
+        };
+        out.extend(prefixed("fcb.resilience", self.fcb.resilience.problems()));
+        out.extend(prefixed("fcb", self.fcb.upload.problems()));
+        out.extend(prefixed("gcvp", self.gcvp.problems()));
+        out.extend(prefixed("traffic", self.traffic.problems()));
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.filter) {
+            out.push(format!("logging.filter: {e}"));
+        }
+        out
     }
+
+    /// Problems with the files the configuration names (TLS certificates and keys, the SHEP
+    /// signer, trust stores): each must exist and be readable. `kuzet config check` reports
+    /// them; `serve` fails on them when it opens the files.
+    pub fn file_problems(&self) -> Vec<String> {
+        let mut files: Vec<(String, &Path)> = Vec::new();
+        if let Some(tls) = &self.server.tls {
+            files.push(("server.tls.certificate_pem".into(), &tls.certificate_pem));
+            files.push(("server.tls.key_pem".into(), &tls.key_pem));
+            if let Some(ca) = &tls.client_ca_pem {
+                files.push(("server.tls.client_ca_pem".into(), ca));
+            }
+        }
+        if let Some(signer) = &self.shep_signer {
+            files.push(("shep_signer.key_pem".into(), &signer.key_pem));
+            files.push((
+                "shep_signer.certificate_pem".into(),
+                &signer.certificate_pem,
+            ));
+        }
+        for (section, http) in [
+            ("fcb.http", &self.fcb.http),
+            ("gcvp.shep.http", &self.gcvp.shep.http),
+            ("traffic.shep.http", &self.traffic.shep.http),
+        ] {
+            for (key, path) in [
+                ("trust_store_pem", &http.trust_store_pem),
+                ("client_cert_pem", &http.client_cert_pem),
+                ("client_key_pem", &http.client_key_pem),
+            ] {
+                if let Some(path) = path {
+                    files.push((format!("{section}.{key}"), path));
+                }
+            }
+        }
+        files
+            .into_iter()
+            .filter_map(|(key, path)| match std::fs::File::open(path) {
+                Ok(_) => None,
+                Err(e) => Some(format!("{key}: cannot read {}: {e}", path.display())),
+            })
+            .collect()
+    }
+
+    /// Sets the secrets the environment holds ([`SECRET_ENV`]); returns the names applied.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Vec<&'static str> {
+        let mut applied = Vec::new();
+        for name in SECRET_ENV {
+            let Some(value) = get(name) else { continue };
+            let slot = match name {
+                "KUZET_FCB_USER_NAME" => &mut self.fcb.user_name,
+                "KUZET_FCB_PASSWORD" => &mut self.fcb.password,
+                "KUZET_GCVP_SENDER_ID" => &mut self.gcvp.shep.sender_id,
+                "KUZET_GCVP_PASSWORD" => &mut self.gcvp.shep.password,
+                "KUZET_TRAFFIC_SENDER_ID" => &mut self.traffic.shep.sender_id,
+                _ => &mut self.traffic.shep.password,
+            };
+            *slot = value;
+            applied.push(name);
+        }
+        applied
+    }
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The line of the key a problem names (`section.sub.key: …`): the `key = ` line under the
+/// `[section.sub]` header, else the header itself. Keys written as dotted keys or inline
+/// tables are not found (the problem is then reported without a line).
+fn locate(text: &str, problem: &str) -> Option<usize> {
+    let path = problem.split(':').next()?.trim();
+    let path: Vec<&str> = path
+        .split(['.', ' '])
+        .take_while(|p| !p.is_empty())
+        .collect();
+    // The longest table prefix that is a header in the text, then the key after it.
+    for split in (1..=path.len()).rev() {
+        let table = path[..split].join(".");
+        let key = path.get(split).copied();
+        let mut in_table = false;
+        let mut header_line = None;
+        for (i, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.starts_with('[') {
+                let name = trimmed.trim_matches(|c| c == '[' || c == ']').trim();
+                in_table = name == table;
+                if in_table {
+                    header_line = Some(i + 1);
+                }
+                continue;
+            }
+            if in_table
+                && let Some(key) = key
+                && let Some((k, _)) = trimmed.split_once('=')
+                && k.trim() == key
+            {
+                return Some(i + 1);
+            }
+        }
+        if header_line.is_some() {
+            return header_line;
+        }
+    }
+    None
 }
 
 #[cfg(test)]

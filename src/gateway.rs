@@ -35,6 +35,9 @@ pub struct ExchangeRequest {
     pub consent_id: Option<Uuid>,
     pub reference: Option<String>,
     pub data: Value,
+    /// The API request's id: recorded in the transfer's entries (`request_id`) and sent to
+    /// parties that carry one (the SHEP `correlationId`).
+    pub request_id: Option<String>,
 }
 
 /// The answer to a successful exchange: the kept data and the names of the dropped fields.
@@ -84,6 +87,7 @@ struct Ctx<'a> {
     reference: Option<&'a str>,
     subject: Option<Iin>,
     consent_id: Option<Uuid>,
+    request_id: Option<&'a str>,
 }
 
 impl Gateway {
@@ -109,6 +113,11 @@ impl Gateway {
 
     pub fn log(&self) -> &TransferLog {
         &self.log
+    }
+
+    /// The adapters (their breakers, for readiness).
+    pub fn upstreams(&self) -> &Upstreams {
+        &self.upstreams
     }
 
     pub fn contracts(&self) -> &Arc<Contracts> {
@@ -140,6 +149,7 @@ impl Gateway {
                 // report lists it), when a valid IIN is there.
                 subject: subject_of(&req.data).ok().flatten(),
                 consent_id: None,
+                request_id: req.request_id.as_deref(),
             };
             return Err(self.deny(&ctx, denial).await);
         }
@@ -294,6 +304,7 @@ impl Gateway {
             // Refusals below are logged about the subject named in the request, when valid.
             subject: subject_of(&req.data).ok().flatten(),
             consent_id: None,
+            request_id: req.request_id.as_deref(),
         };
         if let Some(r) = ctx.reference
             && r.len() > 128
@@ -353,7 +364,7 @@ impl Gateway {
 
         let answer = self
             .upstreams
-            .call(call, ctx.consent_id.is_some(), deadline)
+            .call(call, ctx.consent_id.is_some(), ctx.request_id, deadline)
             .await;
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         // From here on the party has been called: every error says so (`AppError::sent`), so
@@ -505,10 +516,13 @@ impl Gateway {
         dropped: Vec<String>,
         denied: Vec<String>,
         body: Option<Vec<u8>>,
-        upstream: Vec<(String, String)>,
+        mut upstream: Vec<(String, String)>,
         outcome: &str,
         latency_ms: Option<u64>,
     ) -> Result<(), AppError> {
+        if let Some(id) = ctx.request_id {
+            upstream.insert(0, ("request_id".to_owned(), id.to_owned()));
+        }
         let draft = EntryDraft {
             transfer_id: ctx.transfer_id,
             kind,

@@ -5,7 +5,7 @@
 //! ARCHITECTURE.md for the map: [`contract`] (policy as data and enforcement), [`registry`]
 //! (clients, consents), [`transfer_log`] (the tamper-evident log), [`gateway`] (one transfer,
 //! step by step), [`upstream`] (which adapter serves which operation), [`api`] (HTTP), [`app`]
-//! (wiring), [`config`], [`audit`] (exports and the subject report for auditors).
+//! (wiring), [`server`] (the listener: TLS, graceful shutdown), [`config`], [`audit`] (exports and the subject report for auditors).
 
 #![forbid(unsafe_code)]
 
@@ -18,5 +18,6 @@ pub mod gateway;
 pub mod registry;
 pub mod reporting;
 pub mod retention;
+pub mod server;
 pub mod transfer_log;
 pub mod upstream;

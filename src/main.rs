@@ -5,6 +5,7 @@ mod evidence_cli;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -297,6 +298,13 @@ enum ReportCommand {
 enum ConfigCommand {
     /// Print a complete, commented configuration.
     Example,
+    /// Check a configuration file (FILE, else --config): its syntax, every value, and that the
+    /// files it names can be read. Exit 0 when it can be used, 1 listing each problem with
+    /// its line.
+    Check {
+        /// The file to check (default: --config / KUZET_CONFIG).
+        file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -311,21 +319,100 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// The process's log lines on stderr: human-readable or JSON (`[logging]`), every line of a
+/// request inside its `request` span (request id, method, route). `RUST_LOG` overrides the
+/// filter.
+fn init_tracing(logging: &config::LoggingConfig) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&logging.filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match logging.format {
+        config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        config::LogFormat::Human => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     match path {
         Some(p) => Ok(Config::load(p)?),
-        None => Ok(Config::default()),
+        None => Ok(Config::defaults_with_env()),
     }
+}
+
+/// `kuzet config check`: every problem of the file, each with its line; exit 1 when any.
+fn config_check(file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("{}: cannot read: {e}", file.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut problems: Vec<String> = Vec::new();
+    match Config::check_text(&text) {
+        Err(found) => problems.extend(found.iter().map(|p| p.located(file))),
+        Ok(config) => {
+            problems.extend(
+                config
+                    .file_problems()
+                    .into_iter()
+                    .map(|p| format!("{}: {p}", file.display())),
+            );
+            if config.contracts.dir.exists()
+                && let Err(e) = kuzet::contract::check(&config.contracts.dir)
+            {
+                problems.push(format!(
+                    "{}: contracts.dir ({}):\n{e}",
+                    file.display(),
+                    config.contracts.dir.display()
+                ));
+            }
+            if problems.is_empty() {
+                let env: Vec<&str> = config::SECRET_ENV
+                    .into_iter()
+                    .filter(|name| std::env::var_os(name).is_some())
+                    .collect();
+                println!(
+                    "{}: configuration OK (listen {}, {}, log {}){}",
+                    file.display(),
+                    config.server.listen,
+                    if config.server.tls.is_some() {
+                        "https"
+                    } else {
+                        "http"
+                    },
+                    config.log.backend,
+                    if env.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; from the environment: {}", env.join(", "))
+                    }
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    eprintln!(
+        "{}: {} problem{}",
+        file.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::FAILURE)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -336,8 +423,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             mock_listen,
             mock_fixtures,
         } => {
-            init_tracing();
             let mut config = load_config(cli.config.as_ref())?;
+            init_tracing(&config.logging);
             if let Some(listen) = listen {
                 config.server.listen = listen;
             }
@@ -456,6 +543,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => match file.or(cli.config) {
+            Some(file) => config_check(&file),
+            None => {
+                eprintln!("kuzet config check: name a FILE (or set --config / KUZET_CONFIG)");
+                Ok(ExitCode::from(2))
+            }
+        },
         Command::Mocks {
             listen,
             tls,
@@ -463,7 +559,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tls_dir,
             mock_fixtures,
         } => {
-            init_tracing();
+            init_tracing(&config::LoggingConfig::default());
             let tls = if tls {
                 let pki = kuzet_mocks::tls::TestPki::generate()?;
                 let files = pki.write(&tls_dir).with_context(|| {
@@ -601,17 +697,21 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
         "" => None,
         expr => Some(kuzet::reporting::schedule::parse(expr).map_err(anyhow::Error::msg)?),
     };
+    let tls = config.server.tls.clone();
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let app = App::build(AppOptions {
         data_dir: data.clone(),
         config,
         mock_upstreams,
     })
     .await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
+    let listener = std::net::TcpListener::bind(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, data = %data.display(), contracts = %app.contracts_source, "kuzet is listening.");
+    let server =
+        kuzet::server::Server::start(app.router.clone(), app.state.clone(), listener, tls).await?;
+    let addr = server.local_addr();
+    let scheme = if server.is_tls() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, data = %data.display(), contracts = %app.contracts_source, "kuzet is listening.");
     if app.contracts_source == "embedded" {
         tracing::info!("No ./contracts folder here: using the contracts embedded in the binary.");
     }
@@ -623,10 +723,10 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
             "Mock parties running in-process."
         );
     }
-    println!("kuzet listening on http://{addr}");
+    println!("kuzet listening on {scheme}://{addr}");
     let demo = app.create_demo_clients()?;
     if !demo.is_empty() {
-        print_demo(&addr, &demo);
+        print_demo(scheme, &addr, &demo);
     }
     let reporting = schedule.map(|(cron, source)| {
         kuzet::reporting::schedule::spawn(app.reporter.clone(), cron, source)
@@ -638,17 +738,27 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
             cron,
         )
     });
-    axum::serve(listener, app.router.clone())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let signal = wait_for_stop(&server).await;
+    tracing::info!(
+        signal,
+        grace_seconds = grace.as_secs(),
+        "Shutting down: finishing requests in flight."
+    );
+    let in_time = server.shutdown(grace).await?;
     for task in [reporting, retention].into_iter().flatten() {
         task.abort();
+        let _ = task.await;
     }
-    tracing::info!("kuzet stopped.");
+    // Every acknowledged entry is already durable; closing the last handle drains the queue,
+    // signs a final checkpoint and stops the writer.
+    let log = app.gateway.log().clone();
+    drop(app);
+    log.close().await;
+    tracing::info!(in_time, "kuzet stopped.");
     Ok(())
 }
 
-fn print_demo(addr: &SocketAddr, demo: &[(String, Role, String)]) {
+fn print_demo(scheme: &str, addr: &SocketAddr, demo: &[(String, Role, String)]) {
     let token_of = |role: Role| {
         demo.iter()
             .find(|(_, r, _)| *r == role)
@@ -666,32 +776,52 @@ fn print_demo(addr: &SocketAddr, demo: &[(String, Role, String)]) {
     println!("Try it (a synthetic subject of the mock bureau):");
     println!(
         r#"  TOKEN={uw}
-  CONSENT=$(curl -s -X POST http://{addr}/v1/consents -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  CONSENT=$(curl -s -X POST {scheme}://{addr}/v1/consents -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d '{{"subject_iin":"{iin}","recipients":["fcb"],"purposes":["contract_performance"],"granted_at":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'","channel":"app","evidence":"otp:demo-1"}}' | sed 's/.*"consent_id":"\([^"]*\)".*/\1/')
-  curl -s -X POST http://{addr}/v1/exchange/fcb/credit-report -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  curl -s -X POST {scheme}://{addr}/v1/exchange/fcb/credit-report -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d '{{"purpose":"contract_performance","consent_id":"'$CONSENT'","reference":"APP-1","data":{{"subject":{{"iin":"{iin}"}}}}}}'"#
     );
     println!();
 }
 
+/// Waits for SIGTERM or SIGINT.
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (returns its name), reloading the listener's TLS files on each
+/// SIGHUP meanwhile.
+async fn wait_for_stop(server: &kuzet::server::Server) -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("Cannot listen for signals; stopping on Ctrl-C only.");
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    loop {
+        tokio::select! {
+            _ = term.recv() => return "SIGTERM",
+            _ = tokio::signal::ctrl_c() => return "SIGINT",
+            _ = hup.recv() => match server.reload_tls() {
+                Ok(()) if server.is_tls() => tracing::info!("SIGHUP: TLS certificate and key reloaded."),
+                Ok(()) => tracing::info!("SIGHUP: no TLS to reload."),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: TLS reload failed; the previous certificate stays in use."),
+            },
+        }
     }
 }
 

@@ -138,6 +138,19 @@ impl Upstreams {
         Ok(Call { kind, retry })
     }
 
+    /// Each party's circuit breaker: `(party, state)`, `None` when its adapter is not
+    /// configured (no SHEP signer).
+    pub fn breaker_states(&self) -> [(&'static str, Option<kuzet_transport::BreakerState>); 3] {
+        [
+            ("fcb", Some(self.fcb.breaker_state())),
+            ("gcvp", self.gcvp.as_ref().map(GcvpClient::breaker_state)),
+            (
+                "traffic",
+                self.traffic.as_ref().map(TrafficClient::breaker_state),
+            ),
+        ]
+    }
+
     /// The bureau adapter (its guard's state and counters, for health and metrics).
     pub fn fcb(&self) -> &FcbClient {
         &self.fcb
@@ -145,10 +158,13 @@ impl Upstreams {
 
     /// Makes the call within `deadline`. `consent_confirmed` is true only when the gateway
     /// found a stored consent record covering this transfer.
+    /// `request_id` is the API request's id: the SHEP `correlationId` of reads (a user mark
+    /// keeps an id of its own, which is also its payload's request id).
     pub async fn call(
         &self,
         call: Call,
         consent_confirmed: bool,
+        request_id: Option<&str>,
         deadline: Instant,
     ) -> Result<UpstreamAnswer, UpstreamFailure> {
         match call.kind {
@@ -182,7 +198,7 @@ impl Upstreams {
                     return Err(not_configured("the pension centre"));
                 };
                 let answer = gcvp
-                    .income(&req, Some(deadline), call.retry)
+                    .income_correlated(&req, request_id, Some(deadline), call.retry)
                     .await
                     .map_err(gcvp_failure)?;
                 let record = serde_json::json!({ "income": answer.income });
@@ -197,7 +213,7 @@ impl Upstreams {
                     return Err(not_configured("the road-traffic authority"));
                 };
                 let answer = traffic
-                    .vehicle(&req, Some(deadline), call.retry)
+                    .vehicle_correlated(&req, request_id, Some(deadline), call.retry)
                     .await
                     .map_err(traffic_failure)?;
                 let ids = &answer.shep;

@@ -10,12 +10,13 @@
 //! PART}}` where a part is `{"status": 200, "transfer_id", "data", "dropped"}` or
 //! `{"status": 4xx/5xx, "error": {"code", "message", "fields"?}}`.
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::limits::RequestId;
 use super::{AppError, AppState, Caller, JsonBody};
 use crate::gateway::ExchangeRequest;
 
@@ -38,8 +39,10 @@ pub struct CheckBody {
 pub async fn check(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    request_id: Option<Extension<RequestId>>,
     JsonBody(body): JsonBody<CheckBody>,
 ) -> Result<Json<Value>, AppError> {
+    let request_id = request_id.map(|Extension(id)| id.as_str().to_owned());
     let Value::Object(mut data) = body.data else {
         return Err(AppError::invalid_value("data", "must be an object"));
     };
@@ -69,13 +72,31 @@ pub async fn check(
         consent_id: body.consent_id,
         reference: body.reference.clone(),
         data,
+        request_id: request_id.clone(),
     };
-    let gateway = &state.gateway;
-    let (credit, income, vehicle) = tokio::join!(
-        gateway.exchange(&caller, part("fcb", "credit-report", subject.clone())),
-        gateway.exchange(&caller, part("gcvp", "income", subject.clone())),
-        gateway.exchange(&caller, part("traffic", "vehicle", vehicle_data)),
-    );
+    let parts = [
+        part("fcb", "credit-report", subject.clone()),
+        part("gcvp", "income", subject),
+        part("traffic", "vehicle", vehicle_data),
+    ];
+    // In a tracked task of its own, like every exchange: a caller hanging up never cuts a
+    // transfer in two.
+    let gateway = state.gateway.clone();
+    let (credit, income, vehicle) = state
+        .transfers
+        .spawn(async move {
+            let [credit, income, vehicle] = parts;
+            tokio::join!(
+                gateway.exchange(&caller, credit),
+                gateway.exchange(&caller, income),
+                gateway.exchange(&caller, vehicle),
+            )
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "An applicant check task failed.");
+            AppError::internal("the check failed inside the gateway")
+        })?;
     let render = |r: Result<crate::gateway::ExchangeOutcome, AppError>| match r {
         Ok(outcome) => {
             let mut v = serde_json::to_value(&outcome).unwrap_or(Value::Null);

@@ -20,6 +20,8 @@ pub struct AppError {
     /// The party was called before this error (not part of the answer): an idempotent
     /// write keeps this outcome for repeats.
     pub sent: bool,
+    /// Seconds after which a retry may succeed (`Retry-After`), for 429 and 503 answers.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -43,7 +45,39 @@ impl AppError {
             message: message.into(),
             fields: Vec::new(),
             sent: false,
+            retry_after: None,
         }
+    }
+
+    /// 429 `rate_limited`: the client made more requests than its rate allows.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests from this client; retry after {retry_after_secs} s"),
+        );
+        e.retry_after = Some(retry_after_secs);
+        e
+    }
+
+    /// 503 `overloaded`: the gateway serves as many requests as it is configured to.
+    pub fn overloaded() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the gateway is serving as many requests as it may; retry shortly",
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
+    /// 504 `request_timeout`: the request took longer than `server.request_timeout_ms`.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "request_timeout",
+            "the request took too long; a transfer under way still finishes and is logged",
+        )
     }
 
     /// Marks the error as happening after the party was called.
@@ -170,7 +204,13 @@ impl IntoResponse for AppError {
                 fields: &self.fields,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

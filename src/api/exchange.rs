@@ -9,10 +9,10 @@
 //! is then in the transfer log, and a new key is the caller's explicit decision. A request
 //! refused before anything was sent (bad input, no consent, log unavailable) frees its key.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::registry::Reservation;
 
+use super::limits::RequestId;
 use super::{AppError, AppState, Caller, JsonBody};
 use crate::gateway::ExchangeRequest;
 
@@ -41,8 +42,34 @@ pub async fn exchange(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((recipient, operation)): Path<(String, String)>,
+    request_id: Option<Extension<RequestId>>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<ExchangeBody>,
+) -> Result<Response, AppError> {
+    // In its own task: a caller who hangs up, or the request timeout, must not cut the
+    // transfer between its OUT and IN entries (or an idempotent write before its answer is
+    // stored). A graceful shutdown waits for these tasks.
+    let request_id = request_id.map(|Extension(id)| id);
+    let transfers = state.transfers.clone();
+    transfers
+        .spawn(run(
+            state, caller, recipient, operation, request_id, headers, body,
+        ))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "An exchange task failed.");
+            AppError::internal("the exchange failed inside the gateway")
+        })?
+}
+
+async fn run(
+    state: AppState,
+    caller: crate::registry::Client,
+    recipient: String,
+    operation: String,
+    request_id: Option<RequestId>,
+    headers: HeaderMap,
+    body: ExchangeBody,
 ) -> Result<Response, AppError> {
     let write = state.gateway.is_write(&recipient, &operation);
     let data = match body.data {
@@ -57,6 +84,7 @@ pub async fn exchange(
         consent_id: body.consent_id,
         reference: body.reference,
         data,
+        request_id: request_id.map(|id| id.as_str().to_owned()),
     };
     let key = if write {
         // The role and purpose first: a caller without the right is told so, key or not.

@@ -9,6 +9,8 @@ mod audit_page;
 mod consents;
 mod error;
 mod exchange;
+pub mod limits;
+mod readiness;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,13 +35,26 @@ pub struct AppState {
     pub body_limit_bytes: usize,
     /// The data directory: the auditors' verification re-reads the log file in it.
     pub data_dir: PathBuf,
+    /// The concurrency cap, the request timeout and the per-client rate limit.
+    pub limits: Arc<limits::Limits>,
+    /// Transfers under way. Each runs in its own task, so that a caller who goes away (or a
+    /// request timeout) never cuts a transfer between its OUT and IN entries; a graceful
+    /// shutdown waits for them.
+    pub transfers: tokio_util::task::TaskTracker,
+    /// What `GET /readyz` checks.
+    pub readiness: Arc<readiness::Readiness>,
+    /// Client certificates: whether callers must (or may) present one naming their client.
+    pub client_auth: crate::config::ClientAuth,
 }
+
+pub use readiness::Readiness;
 
 /// The router with every route of the API.
 pub fn router(state: AppState) -> Router {
     let limit = state.body_limit_bytes;
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readiness::readyz))
         .route("/v1/consents", post(consents::create))
         .route("/v1/consents/{id}", delete(consents::revoke))
         .route(
@@ -53,6 +68,10 @@ pub fn router(state: AppState) -> Router {
         .merge(audit_page::routes())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::inbound,
+        ))
         .with_state(state)
 }
 
@@ -84,10 +103,61 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 AppError::unauthenticated("the Authorization header is not a Bearer token")
             })?;
-        match state.gateway.registry().client_by_token(token)? {
-            Some(client) => Ok(Caller(client)),
-            None => Err(AppError::unauthenticated("unknown or revoked token")),
-        }
+        let client = match state.gateway.registry().client_by_token(token)? {
+            Some(client) => client,
+            None => return Err(AppError::unauthenticated("unknown or revoked token")),
+        };
+        check_client_certificate(parts, state.client_auth, &client)?;
+        state.limits.admit_client(&client.name)?;
+        Ok(Caller(client))
+    }
+}
+
+/// With client certificates on, the certificate of the TLS connection (already verified
+/// against `server.tls.client_ca_pem` in the handshake) must name the token's client: its
+/// subject's common name is the client's name. So a stolen token alone is not enough.
+fn check_client_certificate(
+    parts: &Parts,
+    auth: crate::config::ClientAuth,
+    client: &Client,
+) -> Result<(), AppError> {
+    use crate::config::ClientAuth;
+    if auth == ClientAuth::None {
+        return Ok(());
+    }
+    let leaf = parts
+        .extensions
+        .get::<Arc<axum_server::tls::TlsInfo>>()
+        .and_then(|info| info.peer_certificates.first().cloned());
+    let Some(der) = leaf else {
+        return match auth {
+            ClientAuth::Required => Err(AppError::unauthenticated(
+                "a client certificate is required with the token",
+            )),
+            _ => Ok(()),
+        };
+    };
+    let names = certificate_common_names(&der);
+    if names.iter().any(|n| n == &client.name) {
+        Ok(())
+    } else {
+        tracing::warn!(client = %client.name, "Client certificate does not name the token's client.");
+        Err(AppError::unauthenticated(
+            "the client certificate does not name this token's client",
+        ))
+    }
+}
+
+/// The subject common names of a DER certificate (none when it cannot be parsed).
+fn certificate_common_names(der: &[u8]) -> Vec<String> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    match X509Certificate::from_der(der) {
+        Ok((_, cert)) => cert
+            .subject()
+            .iter_common_name()
+            .filter_map(|cn| cn.as_str().ok().map(str::to_owned))
+            .collect(),
+        Err(_) => Vec::new(),
     }
 }
 

@@ -98,8 +98,14 @@ struct Inner {
     data_dir: std::path::PathBuf,
     keys: Arc<Keys>,
     tip: Arc<Mutex<Tip>>,
+    /// When a batch last failed to be stored (for readiness).
+    last_failure: Arc<Mutex<Option<Instant>>>,
     thread: Option<JoinHandle<()>>,
 }
+
+/// How long after a failed batch the log still counts as unavailable for readiness: a
+/// load balancer then sends this replica nothing for that long, and tries again after.
+const FAILURE_HOLD: Duration = Duration::from_secs(10);
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -137,12 +143,14 @@ impl TransferLog {
         let tip = backend.tip()?;
         let last_checkpoint = backend.latest_checkpoint()?.map_or(0, |c| c.seq);
         let shared_tip = Arc::new(Mutex::new(tip));
+        let last_failure = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::channel();
         let writer = Writer {
             backend,
             keys: keys.clone(),
             tip,
             shared_tip: shared_tip.clone(),
+            last_failure: last_failure.clone(),
             buf: Vec::with_capacity(1024),
             tail_buf: Vec::new(),
             signer,
@@ -164,6 +172,7 @@ impl TransferLog {
                 data_dir: data_dir.to_path_buf(),
                 keys,
                 tip: shared_tip,
+                last_failure,
                 thread: Some(thread),
             }),
         })
@@ -311,6 +320,25 @@ impl TransferLog {
         rx.await.map_err(|_| unavailable_writer())?
     }
 
+    /// Whether the log can be used now, for readiness: the writer runs and its backend answers
+    /// (the tip is read on the writer thread, between batches), and no batch failed in the
+    /// last ten seconds.
+    pub async fn probe(&self) -> Result<(), LogError> {
+        let failed = *self
+            .inner
+            .last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = failed
+            && at.elapsed() < FAILURE_HOLD
+        {
+            return Err(LogError::Unavailable(
+                "a batch failed to be stored in the last ten seconds".into(),
+            ));
+        }
+        self.read(|b| b.tip().map(|_| ())).await
+    }
+
     /// Runs `f` with a read-only view of the log on a blocking thread, beside the writer
     /// (appends go on meanwhile); on the writer thread when the backend is not the data
     /// directory's SQLite file (test backends).
@@ -384,6 +412,7 @@ struct Writer {
     /// The tip as stored, `None` when it must be re-read (start, after a failed batch).
     tip: Tip,
     shared_tip: Arc<Mutex<Tip>>,
+    last_failure: Arc<Mutex<Option<Instant>>>,
     buf: Vec<u8>,
     tail_buf: Vec<u8>,
     signer: CheckpointSigner,
@@ -521,6 +550,7 @@ impl Writer {
             }
             Err(err) => {
                 warn!(entries = n, error = %err, "Transfer log batch failed; appenders refused.");
+                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                 let msg = err.to_string();
                 for r in replies {
                     let _ = r.send(Err(LogError::Unavailable(msg.clone())));

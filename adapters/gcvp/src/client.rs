@@ -103,8 +103,21 @@ impl GcvpClient {
         deadline: Option<Instant>,
         retry: Retry,
     ) -> Result<IncomeAnswer, GcvpError> {
+        self.income_correlated(request, None, deadline, retry).await
+    }
+
+    /// [`GcvpClient::income`] with the SHEP `correlationId` given (the gateway's request id,
+    /// so the centre's records and the gateway's name the same request); `None` makes one.
+    pub async fn income_correlated(
+        &self,
+        request: &IncomeRequest,
+        correlation_id: Option<&str>,
+        deadline: Option<Instant>,
+        retry: Retry,
+    ) -> Result<IncomeAnswer, GcvpError> {
         let today = OffsetDateTime::now_utc().to_offset(offset!(+6)).date();
-        self.income_as_of(request, today, deadline, retry).await
+        self.income_between(request, today, correlation_id, deadline, retry)
+            .await
     }
 
     /// [`GcvpClient::income`] with the request date given: the window is the N months before
@@ -116,12 +129,25 @@ impl GcvpClient {
         deadline: Option<Instant>,
         retry: Retry,
     ) -> Result<IncomeAnswer, GcvpError> {
+        self.income_between(request, as_of, None, deadline, retry)
+            .await
+    }
+
+    async fn income_between(
+        &self,
+        request: &IncomeRequest,
+        as_of: Date,
+        correlation_id: Option<&str>,
+        deadline: Option<Instant>,
+        retry: Retry,
+    ) -> Result<IncomeAnswer, GcvpError> {
         let window = Window::ending_before(as_of, self.config.months);
         let data = build_request_data(&self.config.payload_namespace, &request.iin, &window);
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return Err(GcvpError::Timeout);
         }
-        let correlation_id = Uuid::now_v7().hyphenated().to_string();
+        let correlation_id =
+            correlation_id.map_or_else(|| Uuid::now_v7().hyphenated().to_string(), str::to_owned);
         self.guard
             .run(retry, deadline, |_| {
                 self.attempt(&data, &correlation_id, &window, deadline)

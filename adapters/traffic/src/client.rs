@@ -118,11 +118,25 @@ impl TrafficClient {
         deadline: Option<Instant>,
         retry: Retry,
     ) -> Result<VehicleAnswer, TrafficError> {
+        self.vehicle_correlated(request, None, deadline, retry)
+            .await
+    }
+
+    /// [`TrafficClient::vehicle`] with the SHEP `correlationId` given (the gateway's request
+    /// id); `None` makes one.
+    pub async fn vehicle_correlated(
+        &self,
+        request: &VehicleRequest,
+        correlation_id: Option<&str>,
+        deadline: Option<Instant>,
+        retry: Retry,
+    ) -> Result<VehicleAnswer, TrafficError> {
         let data = build_vehicle_request_data(request, &self.config.purpose);
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return Err(TrafficError::Timeout);
         }
-        let correlation_id = Uuid::now_v7().hyphenated().to_string();
+        let correlation_id =
+            correlation_id.map_or_else(|| Uuid::now_v7().hyphenated().to_string(), str::to_owned);
         self.guard
             .run(retry, deadline, |_| {
                 self.vehicle_attempt(&data, &correlation_id, request.kind(), deadline)

@@ -1,0 +1,174 @@
+//! What every request goes through before its handler: a request id (on every log line of the
+//! request, in the answer's `X-Request-Id`, in the transfer log and to the party), the cap on
+//! concurrent requests (`503 overloaded`) and the request timeout (`504 request_timeout`).
+//! The per-client rate limit is applied where the client is known, in [`super::Caller`].
+//!
+//! Nothing here reads a body or logs a header value other than the request id.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use super::{AppError, AppState};
+
+/// The request's id: the caller's `X-Request-Id` when it is a plain token (at most 64 of
+/// `A-Z a-z 0-9 - _ .`), else a new UUID v7. It names the request in the process's log lines,
+/// is recorded in the transfer log's entries (`request_id`) and is the SHEP `correlationId`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub Arc<str>);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn from_header(value: Option<&HeaderValue>) -> RequestId {
+        let given = value
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| {
+                !v.is_empty()
+                    && v.len() <= 64
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            });
+        match given {
+            Some(v) => RequestId(v.into()),
+            None => RequestId(uuid::Uuid::now_v7().hyphenated().to_string().into()),
+        }
+    }
+}
+
+/// The inbound limits, built once from the configuration.
+pub struct Limits {
+    slots: Arc<Semaphore>,
+    timeout: Duration,
+    clients: Option<DefaultKeyedRateLimiter<String>>,
+}
+
+impl Limits {
+    pub fn new(config: &crate::config::ServerConfig) -> Limits {
+        let clients = NonZeroU32::new(config.client_rate_per_second).map(|rate| {
+            let burst = NonZeroU32::new(config.client_rate_burst).unwrap_or(rate);
+            RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
+        });
+        Limits {
+            slots: Arc::new(Semaphore::new(config.max_concurrent_requests)),
+            timeout: Duration::from_millis(config.request_timeout_ms),
+            clients,
+        }
+    }
+
+    /// Takes one request of `client` from its bucket, or says when to come back.
+    pub fn admit_client(&self, client: &str) -> Result<(), AppError> {
+        let Some(limiter) = &self.clients else {
+            return Ok(());
+        };
+        // The map holds one small state per client name (clients are few and known), so it
+        // needs no pruning.
+        match limiter.check_key(&client.to_owned()) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Err(AppError::rate_limited(wait.as_secs() + 1))
+            }
+        }
+    }
+}
+
+/// Probes and scrapes are never shed: an overloaded gateway must still say so.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// The middleware: request id and span, concurrency cap, timeout.
+pub async fn inbound(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let id = RequestId::from_header(req.headers().get("x-request-id"));
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id.as_str(),
+        method = %req.method(),
+        route = %route,
+    );
+    req.extensions_mut().insert(id.clone());
+    let limits = state.limits.clone();
+    let mut response = async move {
+        let _slot = if is_probe(&route) {
+            None
+        } else {
+            match limits.slots.clone().try_acquire_owned() {
+                Ok(slot) => Some(slot),
+                Err(_) => {
+                    tracing::warn!("Request shed: the concurrency cap is reached.");
+                    return AppError::overloaded().into_response();
+                }
+            }
+        };
+        match tokio::time::timeout(limits.timeout, next.run(req)).await {
+            Ok(response) => {
+                tracing::debug!(status = response.status().as_u16(), "Request served.");
+                response
+            }
+            Err(_) => {
+                tracing::warn!("Request timed out.");
+                AppError::request_timeout().into_response()
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_request_id_is_kept_and_anything_else_replaced() {
+        let kept = RequestId::from_header(Some(&HeaderValue::from_static("job-42.a_b")));
+        assert_eq!(kept.as_str(), "job-42.a_b");
+        for bad in ["", "has space", "slash/not-allowed", &"x".repeat(65)] {
+            let v = HeaderValue::from_str(bad).expect("header");
+            let id = RequestId::from_header(Some(&v));
+            assert_ne!(id.as_str(), bad);
+            assert_eq!(id.as_str().len(), 36, "a UUID: {id:?}");
+        }
+        assert_eq!(RequestId::from_header(None).as_str().len(), 36);
+    }
+
+    #[test]
+    fn a_client_over_its_rate_is_told_when_to_come_back() {
+        let config = crate::config::ServerConfig {
+            client_rate_per_second: 1,
+            client_rate_burst: 2,
+            ..Default::default()
+        };
+        let limits = Limits::new(&config);
+        assert!(limits.admit_client("a").is_ok());
+        assert!(limits.admit_client("a").is_ok());
+        let refused = limits.admit_client("a").expect_err("third within a second");
+        assert_eq!(refused.code, "rate_limited");
+        assert_eq!(refused.status.as_u16(), 429);
+        assert!(refused.retry_after.is_some_and(|s| (1..=2).contains(&s)));
+        // Another client has its own bucket.
+        assert!(limits.admit_client("b").is_ok());
+    }
+}
