@@ -133,7 +133,7 @@ pub enum MockReportSize {
 }
 
 /// The HTTP server.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// The address `kuzet serve` listens on (`--listen` overrides it).
@@ -327,10 +327,10 @@ fn default_max_concurrent_requests() -> usize {
     1024
 }
 fn default_client_rate_per_second() -> u32 {
-    200
+    5_000
 }
 fn default_client_rate_burst() -> u32 {
-    400
+    10_000
 }
 fn default_shutdown_grace_seconds() -> u64 {
     30
@@ -701,6 +701,8 @@ mod tests {
     fn the_example_parses_and_matches_the_defaults() {
         let example = Config::parse(EXAMPLE).expect("example parses");
         let defaults = Config::default();
+        assert_eq!(example.server, defaults.server);
+        assert_eq!(example.logging, defaults.logging);
         assert_eq!(example.server.listen, defaults.server.listen);
         assert_eq!(
             example.server.body_limit_bytes,
@@ -738,5 +740,84 @@ mod tests {
         assert!(err.contains("log.retention_schedule"), "{err}");
         let off = Config::parse("[log]\nretention_schedule = \"\"\n").expect("off");
         assert!(off.log.retention_schedule.is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let text = "\
+[server]
+listen = \"127.0.0.1:8080\"
+request_deadline_ms = 15000
+request_timeout_ms = 1000
+required_parties = [\"fcb\", \"bank\"]
+
+[server.tls]
+certificate_pem = \"/nonexistent/server.pem\"
+key_pem = \"/nonexistent/server.key\"
+client_auth = \"required\"
+
+[fcb]
+report_url = \"https://fcb.example/FCBServices/Service\"
+user_name = \"u\"
+password = \"p\"
+
+[fcb.resilience]
+rate_burst = 0
+
+[logging]
+format = \"json\"
+";
+        let problems = Config::check_text(text).expect_err("problems");
+        let found: Vec<(Option<usize>, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.message.split(':').next().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Some(4), "server.request_timeout_ms"),
+                (Some(5), "server.required_parties"),
+                (Some(7), "server.tls.client_ca_pem"),
+                (Some(18), "fcb.resilience.rate_burst must be at least 1"),
+            ],
+            "{problems:?}"
+        );
+        assert!(problems[1].message.contains("\"bank\""), "{problems:?}");
+
+        // A syntax or shape error is the parser's, with its line.
+        let problems = Config::check_text("[server]\nlisten = 8080\n").expect_err("type");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(2), "{problems:?}");
+        let problems = Config::check_text("[logging]\n\nfromat = \"json\"\n").expect_err("key");
+        assert_eq!(problems[0].line, Some(3), "{problems:?}");
+        assert!(problems[0].message.contains("fromat"), "{problems:?}");
+
+        // The files a valid configuration names are checked apart.
+        let config = Config::parse(
+            "[server.tls]\ncertificate_pem = \"/nonexistent/a.pem\"\nkey_pem = \"/nonexistent/a.key\"\n",
+        )
+        .expect("valid");
+        let files = config.file_problems();
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert!(files[0].starts_with("server.tls.certificate_pem: cannot read /nonexistent/a.pem"));
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_over_the_file() {
+        let mut config = Config::parse("[fcb]\nreport_url = \"https://fcb.example/\"\nuser_name = \"u\"\npassword = \"from-file\"\n")
+            .expect("valid");
+        let env = |name: &str| match name {
+            "KUZET_FCB_PASSWORD" => Some("from-env".to_owned()),
+            "KUZET_TRAFFIC_PASSWORD" => Some("traffic-env".to_owned()),
+            _ => None,
+        };
+        let applied = config.apply_env(env);
+        assert_eq!(applied, ["KUZET_FCB_PASSWORD", "KUZET_TRAFFIC_PASSWORD"]);
+        assert_eq!(config.fcb.password, "from-env");
+        assert_eq!(config.fcb.user_name, "u");
+        assert_eq!(config.traffic.shep.password, "traffic-env");
+        assert_eq!(config.gcvp.shep.password, "demo-password");
+        // Never printed: the configuration's Debug redacts the secrets.
+        assert!(!format!("{config:?}").contains("from-env"));
     }
 }

@@ -140,6 +140,11 @@ impl Server {
         Ok(())
     }
 
+    /// Stops at once: open connections are closed, nothing is waited for (tests' teardown).
+    pub fn abort(&self) {
+        self.handle.shutdown();
+    }
+
     /// The graceful shutdown: readiness turns false, the listener stops accepting, requests
     /// in flight get until `grace` is over, and transfers under way are waited for (within
     /// the same grace period). Returns whether everything finished in time.

@@ -18,7 +18,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::{AppError, AppState};
+use super::AppError;
 
 /// The request's id: the caller's `X-Request-Id` when it is a plain token (at most 64 of
 /// `A-Z a-z 0-9 - _ .`), else a new UUID v7. It names the request in the process's log lines,
@@ -91,7 +91,7 @@ fn is_probe(path: &str) -> bool {
 }
 
 /// The middleware: request id and span, concurrency cap, timeout.
-pub async fn inbound(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn inbound(State(limits): State<Arc<Limits>>, mut req: Request, next: Next) -> Response {
     let id = RequestId::from_header(req.headers().get("x-request-id"));
     let route = req
         .extensions()
@@ -105,7 +105,6 @@ pub async fn inbound(State(state): State<AppState>, mut req: Request, next: Next
         route = %route,
     );
     req.extensions_mut().insert(id.clone());
-    let limits = state.limits.clone();
     let mut response = async move {
         let _slot = if is_probe(&route) {
             None
@@ -152,6 +151,79 @@ mod tests {
             assert_eq!(id.as_str().len(), 36, "a UUID: {id:?}");
         }
         assert_eq!(RequestId::from_header(None).as_str().len(), 36);
+    }
+
+    /// A router with the middleware in front of a handler that never finishes (or one that
+    /// answers at once).
+    fn stuck_router(config: &crate::config::ServerConfig) -> axum::Router {
+        use axum::routing::get;
+        axum::Router::new()
+            .route("/stuck", get(|| std::future::pending::<&'static str>()))
+            .route("/fast", get(|| async { "ok" }))
+            .route("/healthz", get(|| std::future::pending::<&'static str>()))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(Limits::new(config)),
+                inbound,
+            ))
+    }
+
+    async fn call(router: &axum::Router, path: &str) -> Response {
+        use tower::ServiceExt;
+        let req = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        router.clone().oneshot(req).await.expect("infallible")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_over_its_time_is_answered_504_and_named_by_its_id() {
+        let config = crate::config::ServerConfig {
+            request_deadline_ms: 100,
+            request_timeout_ms: 250,
+            ..Default::default()
+        };
+        let router = stuck_router(&config);
+        let response = call(&router, "/stuck").await;
+        assert_eq!(response.status().as_u16(), 504);
+        assert!(response.headers().contains_key("x-request-id"));
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["error"]["code"], "request_timeout");
+        assert_eq!(call(&router, "/fast").await.status().as_u16(), 200);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_over_the_cap_are_shed_but_probes_are_not() {
+        let config = crate::config::ServerConfig {
+            max_concurrent_requests: 1,
+            request_timeout_ms: 60_000,
+            ..Default::default()
+        };
+        let router = stuck_router(&config);
+        let held = tokio::spawn({
+            let router = router.clone();
+            async move { call(&router, "/stuck").await }
+        });
+        // Let the first request take the one slot.
+        tokio::task::yield_now().await;
+        let shed = call(&router, "/fast").await;
+        assert_eq!(shed.status().as_u16(), 503);
+        assert_eq!(
+            shed.headers().get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        let body = axum::body::to_bytes(shed.into_body(), 4096)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["error"]["code"], "overloaded");
+        // A probe is not counted: it reaches its handler (which here never answers, so it
+        // ends by the timeout, not by the cap).
+        let probe = call(&router, "/healthz").await;
+        assert_eq!(probe.status().as_u16(), 504);
+        held.abort();
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub struct TestApp {
     pub app: App,
     pub http: reqwest::Client,
     pub tokens: HashMap<Role, String>,
-    server: tokio::task::JoinHandle<()>,
+    server: Option<kuzet::server::Server>,
 }
 
 pub struct Answer {
@@ -55,14 +55,13 @@ impl TestApp {
     }
 
     pub async fn serve(app: App, dir: tempfile::TempDir) -> TestApp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let router = app.router.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
-        });
+        // The listener `kuzet serve` runs (plain HTTP here; tests/listener_tls.rs covers HTTPS).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let server =
+            kuzet::server::Server::start(app.router.clone(), app.state.clone(), listener, None)
+                .await
+                .expect("serve");
+        let addr = server.local_addr();
         let mut tokens = HashMap::new();
         for &role in Role::ALL {
             let token = kuzet::registry::new_token().expect("token");
@@ -78,8 +77,15 @@ impl TestApp {
             app,
             http: reqwest::Client::new(),
             tokens,
-            server,
+            server: Some(server),
         }
+    }
+
+    /// The graceful shutdown of `kuzet serve` (SIGTERM): whether everything finished within
+    /// `grace`.
+    pub async fn shutdown(&mut self, grace: std::time::Duration) -> bool {
+        let server = self.server.take().expect("still serving");
+        server.shutdown(grace).await.expect("shutdown")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -244,7 +250,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = &self.server {
+            server.abort();
+        }
     }
 }
 
