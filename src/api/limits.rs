@@ -158,9 +158,9 @@ mod tests {
     fn stuck_router(config: &crate::config::ServerConfig) -> axum::Router {
         use axum::routing::get;
         axum::Router::new()
-            .route("/stuck", get(|| std::future::pending::<&'static str>()))
+            .route("/stuck", get(std::future::pending::<&'static str>))
             .route("/fast", get(|| async { "ok" }))
-            .route("/healthz", get(|| std::future::pending::<&'static str>()))
+            .route("/healthz", get(std::future::pending::<&'static str>))
             .layer(axum::middleware::from_fn_with_state(
                 Arc::new(Limits::new(config)),
                 inbound,
