@@ -11,7 +11,8 @@ use kuzet::transfer_log::checkpoint::CheckpointJson;
 use kuzet::transfer_log::proof::{self, Proof};
 use kuzet::transfer_log::{LogBackend, SqliteBackend, VerifyOptions, verify_data_dir_with};
 
-fn public_key(hex_key: Option<&str>) -> anyhow::Result<Option<[u8; 32]>> {
+/// Parses `--public-key`.
+pub fn public_key(hex_key: Option<&str>) -> anyhow::Result<Option<[u8; 32]>> {
     hex_key
         .map(|k| {
             hex::decode(k.trim())

@@ -6,12 +6,14 @@
 //! (clients, consents), [`transfer_log`] (the tamper-evident log), [`gateway`] (one transfer,
 //! step by step), [`upstream`] (which adapter serves which operation), [`api`] (HTTP), [`app`]
 //! (wiring), [`server`] (the listener: TLS, graceful shutdown), [`config`], [`audit`] (exports and the subject report for auditors).
+//! [`backup`]: online backup and restore of a data directory.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod config;
 pub mod contract;
 pub mod gateway;

@@ -15,6 +15,7 @@ use kuzet::config::{self, Config};
 use kuzet::contract::Role;
 use kuzet::registry::{Registry, SqliteRegistry};
 
+mod cli_backup;
 mod cli_log;
 
 /// The gateway allocates and frees many small objects per report (the parsed report, its JSON
@@ -211,6 +212,29 @@ enum LogCommand {
         /// Replace an existing file.
         #[arg(long)]
         force: bool,
+    },
+    /// A consistent copy of the data directory (transfer log, registry, reporting state, keys)
+    /// into one archive, taken while the gateway runs; verified after writing, exit 1 (and no
+    /// file) when it does not verify.
+    Backup {
+        /// The archive to write (a tar, created 0600: it holds the keys); an existing file is
+        /// kept unless --force.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore a backup into --data, which must be empty or not exist; verified before
+    /// anything is put in place (exit 1 and nothing restored when it does not verify).
+    Restore {
+        /// The archive (from `kuzet log backup`).
+        #[arg(long)]
+        from: PathBuf,
+        /// The Ed25519 public key (hex) the checkpoints must be signed with; default: that of
+        /// the archive's checkpoint.key.
+        #[arg(long)]
+        public_key: Option<String>,
     },
     /// Everything sent or received about one subject, for their access request (policy 9.1).
     SubjectReport {
@@ -510,6 +534,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     force,
                 },
         } => cli_log::export(&cli.data, &filters, format, &out, force),
+        Command::Log {
+            command: LogCommand::Backup { out, force },
+        } => cli_backup::backup(&cli.data, &out, force),
+        Command::Log {
+            command: LogCommand::Restore { from, public_key },
+        } => cli_backup::restore(&cli.data, &from, public_key.as_deref()),
         Command::Log {
             command: LogCommand::SubjectReport { iin, format },
         } => {

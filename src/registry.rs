@@ -138,6 +138,9 @@ pub enum Reservation {
     Mismatch,
 }
 
+/// The registry's SQLite file inside the data directory.
+pub const REGISTRY_FILE: &str = "registry.sqlite";
+
 /// How long a finished write's answer is kept for repeats.
 pub const IDEMPOTENCY_TTL: time::Duration = time::Duration::hours(24);
 
@@ -276,7 +279,7 @@ impl SqliteRegistry {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             RegistryError::Storage(format!("cannot create {}: {e}", data_dir.display()))
         })?;
-        let conn = Connection::open(data_dir.join("registry.sqlite"))?;
+        let conn = Connection::open(data_dir.join(REGISTRY_FILE))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -290,7 +293,7 @@ impl SqliteRegistry {
     /// serving gateway); `Ok(None)` when `data_dir` holds none. Creates no table and writes
     /// nothing: any write through it fails.
     pub fn open_read_only(data_dir: &Path) -> Result<Option<Self>, RegistryError> {
-        let path = data_dir.join("registry.sqlite");
+        let path = data_dir.join(REGISTRY_FILE);
         if !path.is_file() {
             return Ok(None);
         }
