@@ -5,7 +5,8 @@
 //! ARCHITECTURE.md for the map: [`contract`] (policy as data and enforcement), [`registry`]
 //! (clients, consents), [`transfer_log`] (the tamper-evident log), [`gateway`] (one transfer,
 //! step by step), [`upstream`] (which adapter serves which operation), [`api`] (HTTP), [`app`]
-//! (wiring), [`server`] (the listener: TLS, graceful shutdown), [`config`], [`audit`] (exports and the subject report for auditors).
+//! (wiring), [`server`] (the listener: TLS, graceful shutdown), [`config`], [`audit`] (exports and
+//! the subject report for auditors), [`metrics`] (Prometheus).
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod audit;
 pub mod config;
 pub mod contract;
 pub mod gateway;
+pub mod metrics;
 pub mod registry;
 pub mod reporting;
 pub mod retention;
