@@ -13,6 +13,7 @@ use crate::api::{self, AppState};
 use crate::config::{Config, MockReportSize};
 use crate::contract::{Contracts, Role};
 use crate::gateway::Gateway;
+use crate::metrics::Metrics;
 use crate::registry::{Registry, SqliteRegistry};
 use crate::transfer_log::TransferLog;
 use crate::upstream::Upstreams;
@@ -211,6 +212,9 @@ impl App {
         let fcb = kuzet_fcb::FcbClient::new(config.fcb.clone())
             .map_err(|e| StartError::Fcb(e.to_string()))?;
         let contracts = Arc::new(contracts);
+        let upstreams = Upstreams::new(fcb.clone(), gcvp, traffic);
+        // One set of metrics for the API, the gateway and the reporting job.
+        let metrics = Arc::new(Metrics::new(upstreams.parties(), Some(log.stats())));
         // The same client (and so the same guard: rate limit, breaker) as the exchange API's.
         let reporter = Arc::new(
             crate::reporting::Reporter::new(
@@ -218,19 +222,23 @@ impl App {
                 contracts.clone(),
                 registry.clone(),
                 log.clone(),
-                fcb.clone(),
+                fcb,
                 config.fcb.upload.clone(),
                 config.reporting.clone(),
             )
-            .map_err(|e| StartError::Reporting(e.to_string()))?,
+            .map_err(|e| StartError::Reporting(e.to_string()))?
+            .with_metrics(metrics.clone()),
         );
-        let gateway = Arc::new(Gateway::new(
-            contracts,
-            registry,
-            log,
-            Upstreams::new(fcb, gcvp, traffic),
-            Duration::from_millis(config.server.request_deadline_ms),
-        ));
+        let gateway = Arc::new(
+            Gateway::new(
+                contracts,
+                registry,
+                log,
+                upstreams,
+                Duration::from_millis(config.server.request_deadline_ms),
+            )
+            .with_metrics(metrics),
+        );
         let state = AppState {
             gateway: gateway.clone(),
             body_limit_bytes: config.server.body_limit_bytes,

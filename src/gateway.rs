@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::api::{AppError, safe_paths};
 use crate::contract::{BodyLogging, Contracts, Denial, LegalBasis, Operation, Role};
+use crate::metrics::Metrics;
 use crate::registry::{Channel, Client, Consent, Registry, Revoked};
 use crate::transfer_log::{EntryDraft, Kind, TransferLog};
 use crate::upstream::{PrepareError, UpstreamFailure, Upstreams};
@@ -76,6 +77,7 @@ pub struct Gateway {
     log: TransferLog,
     upstreams: Upstreams,
     request_deadline: Duration,
+    metrics: Arc<Metrics>,
 }
 
 /// What the log needs to know about the transfer being decided.
@@ -104,7 +106,19 @@ impl Gateway {
             log,
             upstreams,
             request_deadline,
+            metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// The same gateway, counting its transfers in `metrics` (shared with the API and the
+    /// reporting job).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn registry(&self) -> &dyn Registry {
@@ -523,6 +537,7 @@ impl Gateway {
         if let Some(id) = ctx.request_id {
             upstream.insert(0, ("request_id".to_owned(), id.to_owned()));
         }
+        let (dropped_n, denied_n) = (dropped.len(), denied.len());
         let draft = EntryDraft {
             transfer_id: ctx.transfer_id,
             kind,
@@ -542,7 +557,17 @@ impl Gateway {
             outcome: outcome.to_owned(),
             latency_ms,
         };
-        self.log.append(draft).await.map(|_| ()).map_err(|e| {
+        let appended = self.log.append(draft).await;
+        let (recipient, operation) = (&ctx.op.recipient, &ctx.op.name);
+        match &appended {
+            Ok(_) => self
+                .metrics
+                .transfer(recipient, operation, kind, outcome, dropped_n, denied_n),
+            Err(_) => self
+                .metrics
+                .transfer(recipient, operation, kind, "log_unavailable", 0, 0),
+        }
+        appended.map(|_| ()).map_err(|e| {
             tracing::error!(transfer_id = %ctx.transfer_id, error = %e, "Transfer log append failed.");
             AppError::log_unavailable()
         })

@@ -5,8 +5,9 @@
 //! ARCHITECTURE.md for the map: [`contract`] (policy as data and enforcement), [`registry`]
 //! (clients, consents), [`transfer_log`] (the tamper-evident log), [`gateway`] (one transfer,
 //! step by step), [`upstream`] (which adapter serves which operation), [`api`] (HTTP), [`app`]
-//! (wiring), [`server`] (the listener: TLS, graceful shutdown), [`config`], [`audit`] (exports and the subject report for auditors).
-//! [`backup`]: online backup and restore of a data directory.
+//! (wiring), [`server`] (the listener: TLS, graceful shutdown), [`config`], [`audit`] (exports and
+//! the subject report for auditors), [`metrics`] (Prometheus), [`backup`] (online backup and
+//! restore of a data directory).
 
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,7 @@ pub mod backup;
 pub mod config;
 pub mod contract;
 pub mod gateway;
+pub mod metrics;
 pub mod registry;
 pub mod reporting;
 pub mod retention;

@@ -17,6 +17,7 @@ use kuzet_transport::{Retry, TransportError};
 use serde_json::Value;
 
 use crate::contract::Operation;
+use crate::metrics::Party;
 
 /// The adapters, one per party. A party behind SHEP is `None` when no SHEP signer is
 /// configured.
@@ -154,6 +155,25 @@ impl Upstreams {
     /// The bureau adapter (its guard's state and counters, for health and metrics).
     pub fn fcb(&self) -> &FcbClient {
         &self.fcb
+    }
+
+    /// Each configured party's guard (counters and breaker state), for the metrics.
+    pub fn parties(&self) -> Vec<Party> {
+        let fcb = self.fcb.clone();
+        let mut out = vec![Party::new("fcb", move || {
+            (fcb.guard_stats(), fcb.breaker_state())
+        })];
+        if let Some(gcvp) = self.gcvp.clone() {
+            out.push(Party::new("gcvp", move || {
+                (gcvp.guard_stats(), gcvp.breaker_state())
+            }));
+        }
+        if let Some(traffic) = self.traffic.clone() {
+            out.push(Party::new("traffic", move || {
+                (traffic.guard_stats(), traffic.breaker_state())
+            }));
+        }
+        out
     }
 
     /// Makes the call within `deadline`. `consent_confirmed` is true only when the gateway

@@ -15,8 +15,10 @@ mod readiness;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readiness::readyz))
+        .route("/metrics", get(metrics))
         .route("/v1/consents", post(consents::create))
         .route("/v1/consents/{id}", delete(consents::revoke))
         .route(
@@ -72,11 +75,27 @@ pub fn router(state: AppState) -> Router {
             state.limits.clone(),
             limits::inbound,
         ))
+        // Outermost, so that every answer is counted, the inbound limits' refusals (503
+        // overloaded, 504 request_timeout) and the fallback's 404 included; a layer on the
+        // router runs after routing, so it sees the matched route template.
+        .layer(axum::middleware::from_fn_with_state(
+            state.gateway.metrics().clone(),
+            crate::metrics::track_http,
+        ))
         .with_state(state)
 }
 
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /metrics`: Prometheus' scrape, without authentication (scrapers send no token, and no
+/// label or value carries personal data).
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        state.gateway.metrics().encode(),
+    )
 }
 
 async fn fallback() -> AppError {

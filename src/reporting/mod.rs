@@ -45,6 +45,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::contract::{Contracts, Denial, LegalBasis, Role, authorize, check_outgoing};
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::transfer_log::{EntryDraft, Kind, TransferLog};
 
@@ -310,6 +311,7 @@ pub struct Reporter {
     config: ReportingConfig,
     lock_path: PathBuf,
     running: tokio::sync::Mutex<()>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Reporter {
@@ -358,7 +360,14 @@ impl Reporter {
             config,
             lock_path: data_dir.join(LOCK_FILE),
             running: tokio::sync::Mutex::new(()),
+            metrics: Arc::new(Metrics::default()),
         })
+    }
+
+    /// The same job, counting its runs and transfers in `metrics` (the gateway's).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The job's state (runs, batches), for `kuzet report status`.
@@ -371,9 +380,16 @@ impl Reporter {
     }
 
     async fn log_entry(&self, draft: EntryDraft) -> Result<(), String> {
-        self.log
-            .append(draft)
-            .await
+        let (kind, outcome) = (draft.kind, draft.outcome.clone());
+        let (dropped, denied) = (draft.dropped.len(), draft.denied.len());
+        let appended = self.log.append(draft).await;
+        let (outcome, dropped, denied) = match &appended {
+            Ok(_) => (outcome.as_str(), dropped, denied),
+            Err(_) => ("log_unavailable", 0, 0),
+        };
+        self.metrics
+            .transfer(RECIPIENT, OPERATION, kind, outcome, dropped, denied);
+        appended
             .map(|_| ())
             .map_err(|e| format!("the transfer log is unavailable: {e}"))
     }
@@ -390,6 +406,27 @@ impl Reporter {
     /// One run now. Errors are for runs that cannot start; a run that starts always ends with a
     /// [`RunReport`] (its status says whether it failed).
     pub async fn run(
+        &self,
+        options: &RunOptions,
+        watch: &(dyn Fn(Event<'_>) + Send + Sync),
+    ) -> Result<RunReport, ReportError> {
+        let result = self.run_once(options, watch).await;
+        // A dry run sends nothing: it is a check, not a run of the job.
+        if !options.dry_run {
+            let trigger = options.trigger.as_str();
+            match &result {
+                Ok(report) => self.metrics.reporting_run(
+                    trigger,
+                    report.status.as_str(),
+                    Some(&report.counts),
+                ),
+                Err(_) => self.metrics.reporting_run(trigger, "not_started", None),
+            }
+        }
+        result
+    }
+
+    async fn run_once(
         &self,
         options: &RunOptions,
         watch: &(dyn Fn(Event<'_>) + Send + Sync),

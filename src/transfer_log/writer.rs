@@ -30,6 +30,7 @@ use super::{
     Appended, Batch, Entry, EntryDraft, Keys, LogBackend, LogError, NO_SUBJECT, SqliteBackend,
     StagedEntry, WrappedKey,
 };
+use crate::metrics::LogStats;
 
 /// The recipient recorded on erasure entries: the lender itself, nothing leaves.
 pub const ERASURE_RECIPIENT: &str = "kuzet";
@@ -100,6 +101,7 @@ struct Inner {
     tip: Arc<Mutex<Tip>>,
     /// When a batch last failed to be stored (for readiness).
     last_failure: Arc<Mutex<Option<Instant>>>,
+    stats: Arc<LogStats>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -144,6 +146,7 @@ impl TransferLog {
         let last_checkpoint = backend.latest_checkpoint()?.map_or(0, |c| c.seq);
         let shared_tip = Arc::new(Mutex::new(tip));
         let last_failure = Arc::new(Mutex::new(None));
+        let stats = Arc::new(LogStats::default());
         let (tx, rx) = mpsc::channel();
         let writer = Writer {
             backend,
@@ -151,6 +154,7 @@ impl TransferLog {
             tip,
             shared_tip: shared_tip.clone(),
             last_failure: last_failure.clone(),
+            stats: stats.clone(),
             buf: Vec::with_capacity(1024),
             tail_buf: Vec::new(),
             signer,
@@ -173,6 +177,7 @@ impl TransferLog {
                 keys,
                 tip: shared_tip,
                 last_failure,
+                stats,
                 thread: Some(thread),
             }),
         })
@@ -238,15 +243,22 @@ impl TransferLog {
             tail
         });
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Append(Job {
+        let queued_at = Instant::now();
+        let answer = match self.enqueue(Job {
             staged,
             tail,
             plain,
             sealed_in,
             destroy: None,
             reply,
-        }))?;
-        Ok(rx.await.map_err(|_| unavailable_writer())??.0)
+        }) {
+            Ok(()) => rx.await.unwrap_or_else(|_| Err(unavailable_writer())),
+            Err(e) => Err(e),
+        };
+        self.inner
+            .stats
+            .appended(queued_at.elapsed(), answer.is_ok());
+        Ok(answer?.0)
     }
 
     /// Erasure: destroys the body key of a subject index and appends an `erasure` entry
@@ -286,15 +298,24 @@ impl TransferLog {
             hash: [0; 32],
         };
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Append(Job {
+        self.enqueue(Job {
             staged: StagedEntry::new(entry),
             tail: None,
             plain: None,
             sealed_in: None,
             destroy: Some(subject),
             reply,
-        }))?;
+        })?;
         rx.await.map_err(|_| unavailable_writer())?
+    }
+
+    /// Queues an append for the writer, counted in the queue depth until the writer takes it.
+    fn enqueue(&self, job: Job) -> Result<(), LogError> {
+        let stats = &self.inner.stats;
+        // Counted before sending, so that the writer's count of what it took never passes it.
+        stats.queued();
+        self.send(Command::Append(job))
+            .inspect_err(|_| stats.dequeued(1))
     }
 
     fn send(&self, c: Command) -> Result<(), LogError> {
@@ -388,6 +409,11 @@ impl TransferLog {
         &self.inner.keys
     }
 
+    /// The log's counters (queue depth, append latency, batch sizes, checkpoints), for metrics.
+    pub fn stats(&self) -> Arc<LogStats> {
+        self.inner.stats.clone()
+    }
+
     /// The last committed `(seq, hash)` this process knows, `None` for an empty log or while the
     /// tip is unknown after a failed batch. For health checks.
     pub fn tip(&self) -> Option<(u64, [u8; 32])> {
@@ -413,6 +439,7 @@ struct Writer {
     tip: Tip,
     shared_tip: Arc<Mutex<Tip>>,
     last_failure: Arc<Mutex<Option<Instant>>>,
+    stats: Arc<LogStats>,
     buf: Vec<u8>,
     tail_buf: Vec<u8>,
     signer: CheckpointSigner,
@@ -469,6 +496,7 @@ impl Writer {
                 }
             }
             if !jobs.is_empty() {
+                self.stats.dequeued(jobs.len());
                 self.commit(std::mem::take(&mut jobs));
             }
             for r in reads.drain(..) {
@@ -501,6 +529,7 @@ impl Writer {
         let cp = self.signer.sign(seq, hash, now_micros());
         match self.backend.add_checkpoint(&cp) {
             Ok(()) => {
+                self.stats.checkpoint();
                 self.last_checkpoint = seq;
                 self.bytes_since_checkpoint = 0;
             }
@@ -528,7 +557,9 @@ impl Writer {
             });
             replies.push(j.reply);
         }
+        let started = Instant::now();
         let result = self.write(&mut entries, &mut pending);
+        self.stats.batch(n, started.elapsed(), result.is_ok());
         *self.shared_tip.lock().unwrap_or_else(|p| p.into_inner()) = self.tip;
         match result {
             Ok(existed) => {
@@ -631,6 +662,7 @@ impl Writer {
                         self.keys.forget(s);
                     }
                     if checkpoint.is_some() {
+                        self.stats.checkpoint();
                         self.last_checkpoint = seq;
                         self.checkpointed_at = Instant::now();
                         self.bytes_since_checkpoint = 0;
