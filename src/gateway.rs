@@ -45,10 +45,18 @@ pub struct ExchangeRequest {
 ///
 /// `data` is the kept record already serialised: the same bytes are logged (encrypted) and
 /// sent, so a large report is serialised once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(
+    as = ExchangeResponse,
+    description = "A transfer that went through: the kept fields, the transfer id, the dropped names."
+)]
 pub struct ExchangeOutcome {
+    /// The transfer's id (UUID v7), shared by its OUT and IN entries in the transfer log.
     pub transfer_id: Uuid,
+    /// The fields of the party's answer that the operation's `receive` list lets in.
+    #[schema(value_type = Object)]
     pub data: Box<RawValue>,
+    /// The paths of the fields the party sent that were dropped (names only, never values).
     pub dropped: Vec<String>,
 }
 

@@ -22,20 +22,44 @@ use crate::gateway::ExchangeRequest;
 
 /// The request body (the envelope is fixed; `data` is checked here and then by each part's
 /// contract).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApplicantCheckRequest)]
 pub struct CheckBody {
+    /// A purpose key every part allows (`contract_performance`).
+    #[schema(example = "contract_performance")]
     purpose: String,
+    /// The consent to rely on for the parts whose legal basis is consent; without it, any
+    /// valid consent on record for the subject, recipient and purpose.
     #[serde(default)]
     consent_id: Option<Uuid>,
+    /// The application id, for the transfer log (at most 128 characters).
     #[serde(default)]
+    #[schema(max_length = 128, example = "APP-1")]
     reference: Option<String>,
     /// Checked by each part's contract (a field the vocabulary knows but a part may not send
     /// is that part's `field_not_allowed`, like any exchange).
     #[serde(default)]
+    #[schema(value_type = super::openapi::ApplicantData)]
     data: Value,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/applicants/check",
+    tag = "exchange",
+    operation_id = "check_applicant",
+    summary = "Credit history, income and vehicle of an applicant in one call",
+    description = "Role `underwriting`. The three parts run concurrently under one deadline, \
+                   each its own transfer with its own contract checks, consent, log entries and \
+                   `transfer_id`; each part has its own `status`, so one party failing still \
+                   returns the others. The vehicle is looked up by the key given, else by the \
+                   subject's IIN.",
+    request_body = CheckBody,
+    responses((status = 200, description = "Every part's outcome (the parts' own statuses \
+                                             inside).")),
+    security(("bearer" = [])),
+)]
 pub async fn check(
     State(state): State<AppState>,
     Caller(caller): Caller,

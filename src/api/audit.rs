@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use kuzet_ident::Iin;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{AppError, AppState, Caller, safe_paths};
@@ -64,6 +64,45 @@ pub const SEARCH_PARAMS: [&str; 11] = [
     "cursor",
     "limit",
 ];
+
+/// The search parameters as the API documents them (`GET /v1/transfers`); a test keeps them
+/// equal to [`SEARCH_PARAMS`]. Parsing goes through [`search_pairs`] and [`parse_search`].
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Documentation only: never built.
+pub struct SearchParams {
+    /// The subject's IIN; searched by its index (HMAC), never stored or logged.
+    #[param(pattern = "^[0-9]{12}$")]
+    subject_iin: Option<String>,
+    /// A recipient key (`fcb`, `gcvp`, `traffic`).
+    recipient: Option<String>,
+    /// An operation key (`credit-report`, …).
+    operation: Option<String>,
+    kind: Option<crate::transfer_log::Kind>,
+    /// The client name.
+    caller: Option<String>,
+    /// An outcome, or its part before a `:` (`error` matches `error:timeout`).
+    outcome: Option<String>,
+    /// A purpose key.
+    purpose: Option<String>,
+    /// Entries at or after: RFC 3339, or a date (its midnight UTC).
+    since: Option<String>,
+    /// Entries strictly before: RFC 3339, or a date (its midnight UTC).
+    until: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Entries per page (default 50).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// The answer of `GET /v1/transfers/{transfer_id}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TransferEntries {
+    pub transfer_id: Uuid,
+    /// The transfer's entries in seq order (OUT then IN, or one `denied`).
+    pub entries: Vec<EntryView>,
+}
 
 /// Entries per page when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -228,6 +267,18 @@ pub fn verify_json(result: &Result<VerifySummary, VerifyError>) -> Result<Value,
 }
 
 /// `GET /v1/transfers?…` → `{"entries": [...], "next_cursor"}`, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/transfers",
+    tag = "audit",
+    operation_id = "search_transfers",
+    summary = "Search the transfer log",
+    description = "Role `auditor`. Every given filter must hold; an empty or repeated parameter \
+                   is refused, and so is an unknown one. Newest first, by pages.",
+    params(SearchParams),
+    responses((status = 200, description = "One page of entries.", body = Page)),
+    security(("bearer" = [])),
+)]
 pub async fn search(
     State(state): State<AppState>,
     Auditor(caller): Auditor,
@@ -240,16 +291,43 @@ pub async fn search(
 }
 
 /// `GET /v1/transfers/{transfer_id}` → `{"transfer_id", "entries": [...]}` in seq order.
+#[utoipa::path(
+    get,
+    path = "/v1/transfers/{transfer_id}",
+    tag = "audit",
+    operation_id = "get_transfer",
+    summary = "One transfer's entries",
+    description = "Role `auditor`.",
+    params(("transfer_id" = Uuid, Path, description = "The transfer's id.")),
+    responses((status = 200, description = "The transfer's entries.", body = TransferEntries)),
+    security(("bearer" = [])),
+)]
 pub async fn transfer(
     State(state): State<AppState>,
     Auditor(caller): Auditor,
     Path(transfer_id): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    let (id, entries) = transfer_entries(state.gateway.log(), &caller, &transfer_id).await?;
-    Ok(Json(json!({"transfer_id": id, "entries": entries})))
+) -> Result<Json<TransferEntries>, AppError> {
+    let (transfer_id, entries) =
+        transfer_entries(state.gateway.log(), &caller, &transfer_id).await?;
+    Ok(Json(TransferEntries {
+        transfer_id,
+        entries,
+    }))
 }
 
 /// `GET /v1/log/verify`.
+#[utoipa::path(
+    get,
+    path = "/v1/log/verify",
+    tag = "audit",
+    operation_id = "verify_log",
+    summary = "Verify the transfer log's chain and signed checkpoints",
+    description = "Role `auditor`. Re-reads the whole log (the same check as `kuzet log verify \
+                   --json`). A broken chain is a 200 answer with `ok: false`.",
+    responses((status = 200, description = "The verification's result.",
+               body = super::openapi::Verification)),
+    security(("bearer" = [])),
+)]
 pub async fn verify(
     State(state): State<AppState>,
     Auditor(caller): Auditor,

@@ -24,15 +24,21 @@ pub struct AppError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The answer body of every refusal.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(super) struct Body<'a> {
     error: Inner<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub(super) struct Inner<'a> {
+    /// The stable code (the operation's answers list which codes it gives, with each status).
     code: &'a str,
+    /// For people; never contains personal values.
     message: &'a str,
+    /// The field paths (or parameter names) the error is about, never their values.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     fields: &'a [String],
 }

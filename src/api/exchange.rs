@@ -26,18 +26,30 @@ use crate::gateway::ExchangeRequest;
 
 /// The request body: the envelope is fixed, `data` is checked field by field against the
 /// operation's contract.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ExchangeRequest)]
 pub struct ExchangeBody {
+    /// A purpose key the operation allows (`contract_performance`, …).
+    #[schema(example = "contract_performance")]
     purpose: String,
+    /// The consent to rely on, where the legal basis is consent; without it, any valid consent
+    /// on record for the subject, recipient and purpose is used.
     #[serde(default)]
     consent_id: Option<Uuid>,
+    /// The application or contract id, for the transfer log (at most 128 characters).
     #[serde(default)]
+    #[schema(max_length = 128, example = "APP-1")]
     reference: Option<String>,
+    /// The fields to send, nested (`{"subject": {"iin": …}}`); each operation's document gives
+    /// its shape.
     #[serde(default)]
+    #[schema(value_type = Object)]
     data: serde_json::Value,
 }
 
+/// `POST /v1/exchange/{recipient}/{operation}`. Documented per operation (one path each, from
+/// the contracts) by [`super::openapi`], not by an attribute here.
 pub async fn exchange(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -85,9 +85,10 @@ impl Limits {
     }
 }
 
-/// Probes and scrapes are never shed: an overloaded gateway must still say so.
+/// Probes, scrapes and the (static) API description are never shed: an overloaded gateway
+/// must still say so.
 fn is_probe(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics")
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
 }
 
 /// The middleware: request id and span, concurrency cap, timeout.

@@ -10,6 +10,7 @@ mod consents;
 mod error;
 mod exchange;
 pub mod limits;
+pub mod openapi;
 mod readiness;
 
 use std::path::PathBuf;
@@ -68,6 +69,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/transfers", get(audit::search))
         .route("/v1/transfers/{transfer_id}", get(audit::transfer))
         .route("/v1/log/verify", get(audit::verify))
+        .route(
+            "/openapi.json",
+            get(openapi::handler(state.gateway.contracts())),
+        )
         .merge(audit_page::routes())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
@@ -85,6 +90,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    summary = "Liveness",
+    description = "The process is up. Unauthenticated.",
+    responses((status = 200, description = "Up.", body = openapi::Health)),
+)]
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }

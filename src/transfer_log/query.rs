@@ -88,10 +88,12 @@ pub fn outcome_matches(filter: &str, outcome: &str) -> bool {
             .is_some_and(|rest| rest.starts_with(':'))
 }
 
-/// One page of a search: the entries and the cursor of the next page (`None` on the last).
-#[derive(Clone, Debug, Serialize)]
+/// One page of a search: the entries and the cursor of the next page (none on the last).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Page {
+    /// The matching entries, newest first.
     pub entries: Vec<EntryView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -160,32 +162,51 @@ pub fn format_instant(t: OffsetDateTime) -> String {
 /// An entry as auditors see it: every stored column but the body itself (which stays
 /// encrypted; `body` says whether one was logged), hashes and ids in hex, the instant in
 /// RFC 3339, upstream ids as an object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryView {
+    /// The entry's place in the chain: gapless, from 1.
     pub seq: u64,
+    /// The transfer the entry belongs to (its OUT and IN entries share it).
     pub transfer_id: Uuid,
+    /// When the entry was written (UTC, RFC 3339, microseconds).
+    #[schema(format = DateTime)]
     pub at: String,
     pub kind: Kind,
     pub recipient: String,
     pub operation: String,
+    /// The API client (or `reporting`, `retention`) that caused the entry.
     pub caller: String,
     pub purpose: Option<String>,
     pub legal_basis: Option<String>,
     pub consent_id: Option<Uuid>,
+    /// The application or contract id the caller gave.
     pub reference: Option<String>,
     /// The subject index in hex (never the IIN).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub subject: Option<String>,
+    /// The field paths sent (OUT) or kept (IN).
     pub fields: Vec<String>,
+    /// The field paths the party sent that the contract dropped.
     pub dropped: Vec<String>,
+    /// The field paths that made the contract refuse the transfer.
     pub denied: Vec<String>,
     /// `encrypted` when a body was logged, `none` when the contract logs metadata only.
+    #[schema(pattern = "^(encrypted|none)$")]
     pub body: String,
+    /// SHA-256 of the body, in hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub body_digest: Option<String>,
+    /// The party's ids of the exchange (bureau reference, SHEP message ids).
     pub upstream: BTreeMap<String, String>,
+    /// What happened: `ok`, `denied:<code>`, `error:<code>`, …
     pub outcome: String,
     pub latency_ms: Option<u64>,
+    /// The previous entry's hash, in hex (zeros before the first).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub prev_hash: String,
+    /// SHA-256 over `prev_hash` and the entry's canonical encoding, in hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub hash: String,
 }
 
