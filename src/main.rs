@@ -754,9 +754,17 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
         );
     }
     println!("kuzet listening on {scheme}://{addr}");
-    let demo = app.create_demo_clients()?;
-    if !demo.is_empty() {
-        print_demo(scheme, &addr, &demo);
+    // Demo clients (tokens printed) only on the newcomer's way in, never against real parties.
+    if mock_upstreams {
+        let demo = app.create_demo_clients()?;
+        if !demo.is_empty() {
+            print_demo(scheme, &addr, &demo);
+        }
+    } else if app.gateway.registry().list_clients()?.is_empty() {
+        tracing::warn!(
+            "No API clients yet: every request is refused (401). Add one with \
+             `kuzet clients add NAME --role ROLE`."
+        );
     }
     let reporting = schedule.map(|(cron, source)| {
         kuzet::reporting::schedule::spawn(app.reporter.clone(), cron, source)
