@@ -16,6 +16,10 @@ pub const EXAMPLE: &str = include_str!("../kuzet.example.toml");
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The data directory (transfer log, registry, keys). `--data` / `KUZET_DATA` override it;
+    /// without any, `./kuzet-data`.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
     /// The HTTP server.
     #[serde(default)]
     pub server: ServerConfig,
@@ -396,6 +400,7 @@ fn default_traffic() -> kuzet_traffic::TrafficConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            data_dir: None,
             server: ServerConfig::default(),
             contracts: ContractsConfig::default(),
             log: LogConfig::default(),

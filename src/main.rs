@@ -28,14 +28,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "kuzet", version, about)]
 struct Cli {
-    /// The data directory (transfer log, registry, keys).
-    #[arg(
-        long,
-        global = true,
-        env = "KUZET_DATA",
-        default_value = "./kuzet-data"
-    )]
-    data: PathBuf,
+    /// The data directory (transfer log, registry, keys); else the configuration's `data_dir`,
+    /// else ./kuzet-data.
+    #[arg(long, global = true, env = "KUZET_DATA")]
+    data: Option<PathBuf>,
     /// A configuration file (see `kuzet config example`); without it, the embedded defaults.
     #[arg(long, global = true, env = "KUZET_CONFIG")]
     config: Option<PathBuf>,
@@ -439,7 +435,24 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
+/// The data directory: `--data` / `KUZET_DATA`, else the configuration's `data_dir`, else
+/// `./kuzet-data`.
+fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &cli.data {
+        return Ok(dir.clone());
+    }
+    // `config check` reports a broken file itself; `config example` needs none.
+    if let Some(path) = &cli.config
+        && !matches!(cli.command, Command::Config { .. })
+        && let Some(dir) = Config::load(path)?.data_dir
+    {
+        return Ok(dir);
+    }
+    Ok(PathBuf::from("./kuzet-data"))
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data = data_dir(&cli)?;
     match cli.command {
         Command::Serve {
             listen,
@@ -459,12 +472,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.mocks.fixtures = Some(dir);
             }
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
-            runtime.block_on(serve(cli.data, config, mock_upstreams))?;
+            runtime.block_on(serve(data, config, mock_upstreams))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Clients { command } => {
-            kuzet::app::ensure_data_dir(&cli.data)?;
-            let registry = SqliteRegistry::open(&cli.data)?;
+            kuzet::app::ensure_data_dir(&data)?;
+            let registry = SqliteRegistry::open(&data)?;
             clients(&registry, command)
         }
         Command::Contracts {
@@ -490,13 +503,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     trusted_checkpoint,
                     json,
                 },
-        } => evidence_cli::verify(&cli.data, public_key.as_deref(), &trusted_checkpoint, json),
+        } => evidence_cli::verify(&data, public_key.as_deref(), &trusted_checkpoint, json),
         Command::Log {
             command: LogCommand::Checkpoint,
-        } => evidence_cli::checkpoint(&cli.data),
+        } => evidence_cli::checkpoint(&data),
         Command::Log {
             command: LogCommand::Proof { transfer_id, out },
-        } => evidence_cli::make_proof(&cli.data, &transfer_id, &out),
+        } => evidence_cli::make_proof(&data, &transfer_id, &out),
         Command::Log {
             command: LogCommand::VerifyProof { file, public_key },
         } => evidence_cli::verify_proof(&file, public_key.as_deref()),
@@ -504,7 +517,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: RetentionCommand::Apply { dry_run, json },
         } => {
             let config = load_config(cli.config.as_ref())?;
-            with_app(cli.data, config, async |app| {
+            with_app(data, config, async |app| {
                 evidence_cli::retention_apply(app, dry_run, json).await
             })
         }
@@ -512,7 +525,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: SubjectsCommand::Erase { iin, reference },
         } => {
             let config = load_config(cli.config.as_ref())?;
-            with_app(cli.data, config, async |app| {
+            with_app(data, config, async |app| {
                 evidence_cli::erase(app, &iin, reference).await
             })
         }
@@ -524,7 +537,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     cursor,
                     format,
                 },
-        } => cli_log::query(&cli.data, &filters, usize::from(limit), cursor, format),
+        } => cli_log::query(&data, &filters, usize::from(limit), cursor, format),
         Command::Log {
             command:
                 LogCommand::Export {
@@ -533,24 +546,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     out,
                     force,
                 },
-        } => cli_log::export(&cli.data, &filters, format, &out, force),
+        } => cli_log::export(&data, &filters, format, &out, force),
         Command::Log {
             command: LogCommand::Backup { out, force },
-        } => cli_backup::backup(&cli.data, &out, force),
+        } => cli_backup::backup(&data, &out, force),
         Command::Log {
             command: LogCommand::Restore { from, public_key },
-        } => cli_backup::restore(&cli.data, &from, public_key.as_deref()),
+        } => cli_backup::restore(&data, &from, public_key.as_deref()),
         Command::Log {
             command: LogCommand::SubjectReport { iin, format },
         } => {
             let config = load_config(cli.config.as_ref())?;
-            cli_log::subject_report(&cli.data, &config.contracts.dir, &iin, format)
+            cli_log::subject_report(&data, &config.contracts.dir, &iin, format)
         }
         Command::Consents {
             command: ConsentsCommand::Import { file },
         } => {
             let config = load_config(cli.config.as_ref())?;
-            import_consents(cli.data, config, &file)
+            import_consents(data, config, &file)
         }
         Command::Report { command } => {
             let mut config = load_config(cli.config.as_ref())?;
@@ -565,7 +578,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     bail!("{}", problems.join("; "));
                 }
             }
-            report(cli.data, config, command)
+            report(data, config, command)
         }
         Command::Config {
             command: ConfigCommand::Example,

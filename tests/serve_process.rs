@@ -491,3 +491,34 @@ fn config_check_accepts_the_example_and_names_each_problem_with_its_line() {
     let none = kuzet(dir.path(), &["config", "check"]);
     assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
 }
+
+#[test]
+fn the_data_dir_comes_from_data_else_the_configuration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let from_config = dir.path().join("from-config");
+    let config = dir.path().join("kuzet.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n", from_config.display().to_string()),
+    )
+    .expect("config");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kuzet"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_remove("KUZET_CONFIG")
+            .env_remove("KUZET_DATA")
+            .output()
+            .expect("run kuzet")
+    };
+    let added = run(&["clients", "add", "pipeline", "--role", "underwriting"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(from_config.join("registry.sqlite").exists());
+    let flag = dir.path().join("from-flag");
+    let listed = run(&["--data", flag.to_str().expect("utf-8"), "clients", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(!stdout(&listed).contains("pipeline"), "{}", stdout(&listed));
+    let listed = run(&["clients", "list"]);
+    assert!(stdout(&listed).contains("pipeline"), "{}", stdout(&listed));
+}
