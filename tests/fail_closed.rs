@@ -6,27 +6,10 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::{TestApp, demo_iin, test_config};
-use kuzet::app::{App, AppOptions};
-use kuzet::transfer_log::testing::SwitchableBackend;
-use kuzet::transfer_log::{SqliteBackend, TransferLog};
 
 #[tokio::test]
 async fn an_unwritable_log_stops_the_transfer_before_the_bureau_is_called() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = SqliteBackend::open(dir.path()).expect("sqlite");
-    let (backend, fail) = SwitchableBackend::new(Box::new(sqlite));
-    let log = TransferLog::open(dir.path(), Box::new(backend)).expect("log");
-    let app = App::build_with_log(
-        AppOptions {
-            data_dir: dir.path().to_owned(),
-            config: test_config(),
-            mock_upstreams: true,
-        },
-        Some(log),
-    )
-    .await
-    .expect("build");
-    let app = TestApp::serve(app, dir).await;
+    let (app, fail) = TestApp::spawn_with_switchable_log(test_config()).await;
     let iin = demo_iin();
     let consent = app.consent(&iin).await;
 

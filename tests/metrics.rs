@@ -10,12 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use common::{TestApp, person, test_config};
-use kuzet::app::{App, AppOptions};
 use kuzet::contract::Role;
 use kuzet::registry::{Channel, Consent};
 use kuzet::reporting::{RunOptions, RunStatus, Trigger};
-use kuzet::transfer_log::testing::SwitchableBackend;
-use kuzet::transfer_log::{SqliteBackend, TransferLog};
 use kuzet_mocks::contracts_source::synthetic_contract;
 use serde_json::{Value, json};
 
@@ -304,21 +301,7 @@ async fn the_scrape_itself_is_counted_and_needs_no_token() {
 
 #[tokio::test]
 async fn an_unwritable_log_is_counted_as_log_unavailable_and_as_failed_batches() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = SqliteBackend::open(dir.path()).expect("sqlite");
-    let (backend, fail) = SwitchableBackend::new(Box::new(sqlite));
-    let log = TransferLog::open(dir.path(), Box::new(backend)).expect("log");
-    let app = App::build_with_log(
-        AppOptions {
-            data_dir: dir.path().to_owned(),
-            config: test_config(),
-            mock_upstreams: true,
-        },
-        Some(log),
-    )
-    .await
-    .expect("build");
-    let app = TestApp::serve(app, dir).await;
+    let (app, fail) = TestApp::spawn_with_switchable_log(test_config()).await;
     let iin = person(3);
     let consent = app.consent(&iin).await;
 

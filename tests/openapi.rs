@@ -16,11 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{TestApp, consent_body, demo_iin, person, test_config};
-use kuzet::app::{App, AppOptions};
 use kuzet::config::Config;
 use kuzet::contract::Role;
-use kuzet::transfer_log::testing::SwitchableBackend;
-use kuzet::transfer_log::{SQLITE_FILE, SqliteBackend, TransferLog};
+use kuzet::transfer_log::SQLITE_FILE;
 use kuzet_mocks::{Fault, Knobs};
 use serde_json::{Value, json};
 
@@ -442,23 +440,10 @@ fn one_attempt(c: &mut Config) {
 
 /// The gateway with a log whose writes fail while the switch is on.
 async fn app_with_switch() -> (Arc<TestApp>, Arc<AtomicBool>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = SqliteBackend::open(dir.path()).expect("sqlite");
-    let (backend, fail_writes) = SwitchableBackend::new(Box::new(sqlite));
-    let log = TransferLog::open(dir.path(), Box::new(backend)).expect("log");
     let mut config = test_config();
     one_attempt(&mut config);
-    let app = App::build_with_log(
-        AppOptions {
-            data_dir: dir.path().to_owned(),
-            config,
-            mock_upstreams: true,
-        },
-        Some(log),
-    )
-    .await
-    .expect("build");
-    (Arc::new(TestApp::serve(app, dir).await), fail_writes)
+    let (app, fail_writes) = TestApp::spawn_with_switchable_log(config).await;
+    (Arc::new(app), fail_writes)
 }
 
 /// A JSON body over the 64 KiB limit.

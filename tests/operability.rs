@@ -9,10 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{TestApp, demo_iin, person, test_config};
-use kuzet::app::{App, AppOptions};
 use kuzet::contract::Role;
-use kuzet::transfer_log::testing::SwitchableBackend;
-use kuzet::transfer_log::{SqliteBackend, TransferLog};
 use serde_json::json;
 
 #[tokio::test]
@@ -33,21 +30,7 @@ async fn ready_when_the_log_and_the_parties_are_fine_and_healthz_says_only_alive
 
 #[tokio::test]
 async fn not_ready_while_the_log_fails_and_ready_again_when_it_answers() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = SqliteBackend::open(dir.path()).expect("sqlite");
-    let (backend, fail) = SwitchableBackend::new(Box::new(sqlite));
-    let log = TransferLog::open(dir.path(), Box::new(backend)).expect("log");
-    let app = App::build_with_log(
-        AppOptions {
-            data_dir: dir.path().to_owned(),
-            config: test_config(),
-            mock_upstreams: true,
-        },
-        Some(log),
-    )
-    .await
-    .expect("build");
-    let app = TestApp::serve(app, dir).await;
+    let (app, fail) = TestApp::spawn_with_switchable_log(test_config()).await;
     assert_eq!(app.get("/readyz", None).await.status, 200);
 
     fail.store(true, Ordering::SeqCst);

@@ -54,6 +54,30 @@ impl TestApp {
         Self::serve(app, dir).await
     }
 
+    /// Spawns with `config` over a transfer log whose writes fail while the returned switch is
+    /// on (`transfer_log::testing::SwitchableBackend`).
+    pub async fn spawn_with_switchable_log(
+        config: Config,
+    ) -> (TestApp, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        use kuzet::transfer_log::testing::SwitchableBackend;
+        use kuzet::transfer_log::{SqliteBackend, TransferLog};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sqlite = SqliteBackend::open(dir.path()).expect("sqlite");
+        let (backend, fail_writes) = SwitchableBackend::new(Box::new(sqlite));
+        let log = TransferLog::open(dir.path(), Box::new(backend)).expect("log");
+        let app = App::build_with_log(
+            AppOptions {
+                data_dir: dir.path().to_owned(),
+                config,
+                mock_upstreams: true,
+            },
+            Some(log),
+        )
+        .await
+        .expect("build");
+        (Self::serve(app, dir).await, fail_writes)
+    }
+
     pub async fn serve(app: App, dir: tempfile::TempDir) -> TestApp {
         // The listener `kuzet serve` runs (plain HTTP here; tests/listener_tls.rs covers HTTPS).
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
