@@ -355,7 +355,31 @@ pub fn document(contracts: &Contracts) -> Document {
             PathItem::new(HttpMethod::Post, exchange_operation(op, data, contracts)),
         );
     }
+    // Every answer names its request (`api::limits::RequestId`).
+    for item in doc.paths.paths.values_mut() {
+        for op in operations(item) {
+            for response in op.responses.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    response
+                        .headers
+                        .insert("X-Request-Id".into(), request_id_header());
+                }
+            }
+        }
+    }
     doc
+}
+
+/// The `X-Request-Id` answer header.
+fn request_id_header() -> utoipa::openapi::Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some(
+            "The request's id: the caller's own `X-Request-Id` when it is a plain token (at \
+             most 64 of `A-Z a-z 0-9 - _ .`), else a new UUID. It is on the gateway's log \
+             lines, in the transfer log's entries (`request_id`) and the SHEP `correlationId`.",
+        ))
+        .build()
 }
 
 /// The `GET /openapi.json` handler: [`document`] made once, here, and served as it is.
@@ -929,6 +953,35 @@ mod tests {
         }
         assert!(doc["paths"]["/v1/exchange/fcb/contract-upload"].is_null());
         assert!(doc["paths"]["/v1/exchange/{recipient}/{operation}"].is_null());
+    }
+
+    #[test]
+    fn every_answer_documents_its_request_id_and_the_inbound_limits() {
+        let doc = doc();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("item") {
+                let responses = op["responses"].as_object().expect("responses");
+                for (status, response) in responses {
+                    assert!(
+                        response["headers"]["X-Request-Id"].is_object(),
+                        "{method} {path} {status}"
+                    );
+                }
+                // The probes, the metrics and this document are never shed or limited.
+                let authenticated = op["security"].is_array();
+                for (status, code) in [
+                    ("429", "rate_limited"),
+                    ("503", "overloaded"),
+                    ("504", "request_timeout"),
+                ] {
+                    let documents = responses
+                        .get(status)
+                        .and_then(|r| r["description"].as_str())
+                        .is_some_and(|d| d.contains(&format!("`{code}`")));
+                    assert_eq!(documents, authenticated, "{method} {path} {status}");
+                }
+            }
+        }
     }
 
     #[test]
