@@ -321,54 +321,35 @@ fn audit(c: &mut Criterion) {
     });
 
     let out = tempfile::tempdir().expect("tempdir");
-    // The last export's file is removed outside the timing (truncating 1 GB is not the
-    // export's work).
-    let path = out.path().join("log.jsonl");
-    group.bench_function("export_jsonl_1m", |b| {
-        b.iter_batched(
-            || {
-                let _ = std::fs::remove_file(&path);
-            },
-            |()| {
-                let mut file = std::fs::File::create(&path).expect("create");
-                let s = kuzet::audit::export(
-                    &mut backend,
-                    &Query::default(),
-                    ExportFormat::Jsonl,
-                    &mut file,
-                    &mut |_| {},
-                )
-                .expect("export");
-                file.sync_all().expect("sync");
-                assert_eq!(s.entries, ENTRIES);
-            },
-            criterion::BatchSize::PerIteration,
-        )
-    });
-    // The last export's file is removed outside the timing (truncating 1 GB is not the
-    // export's work).
-    let path = out.path().join("log.csv");
-    group.bench_function("export_csv_1m", |b| {
-        b.iter_batched(
-            || {
-                let _ = std::fs::remove_file(&path);
-            },
-            |()| {
-                let mut file = std::fs::File::create(&path).expect("create");
-                let s = kuzet::audit::export(
-                    &mut backend,
-                    &Query::default(),
-                    ExportFormat::Csv,
-                    &mut file,
-                    &mut |_| {},
-                )
-                .expect("export");
-                file.sync_all().expect("sync");
-                assert_eq!(s.entries, ENTRIES);
-            },
-            criterion::BatchSize::PerIteration,
-        )
-    });
+    for (name, format, file_name) in [
+        ("export_jsonl_1m", ExportFormat::Jsonl, "log.jsonl"),
+        ("export_csv_1m", ExportFormat::Csv, "log.csv"),
+    ] {
+        // The last export's file is removed outside the timing (truncating 1 GB is not the
+        // export's work).
+        let path = out.path().join(file_name);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let _ = std::fs::remove_file(&path);
+                },
+                |()| {
+                    let mut file = std::fs::File::create(&path).expect("create");
+                    let s = kuzet::audit::export(
+                        &mut backend,
+                        &Query::default(),
+                        format,
+                        &mut file,
+                        &mut |_| {},
+                    )
+                    .expect("export");
+                    file.sync_all().expect("sync");
+                    assert_eq!(s.entries, ENTRIES);
+                },
+                criterion::BatchSize::PerIteration,
+            )
+        });
+    }
 
     group.bench_function("verify_1m", |b| {
         b.iter(|| {

@@ -117,6 +117,22 @@ impl TlsApp {
         TlsApp { server, app, dir }
     }
 
+    /// A listener whose callers' certificates `auth` asks for, issued by a clients' CA of its
+    /// own; returns it with the server's CA and the clients' CA.
+    async fn with_client_auth(auth: ClientAuth) -> (TlsApp, Ca, Ca) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server_ca = ca("kuzet listener server CA");
+        let clients_ca = ca("kuzet callers CA");
+        let (cert, key) = leaf(&server_ca, "kuzet", true);
+        let tls = ListenerTls {
+            certificate_pem: write(dir.path(), "server.pem", &cert),
+            key_pem: write(dir.path(), "server.key", &key),
+            client_auth: auth,
+            client_ca_pem: Some(write(dir.path(), "clients-ca.pem", &clients_ca.pem)),
+        };
+        (TlsApp::start(tls, dir).await, server_ca, clients_ca)
+    }
+
     fn url(&self, path: &str) -> String {
         format!(
             "https://localhost:{}{path}",
@@ -205,17 +221,7 @@ async fn the_listener_serves_https_refuses_plain_http_and_reloads_its_certificat
 
 #[tokio::test]
 async fn with_client_certificates_required_a_caller_needs_one_naming_its_client() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server_ca = ca("kuzet listener server CA");
-    let clients_ca = ca("kuzet callers CA");
-    let (cert, key) = leaf(&server_ca, "kuzet", true);
-    let tls = ListenerTls {
-        certificate_pem: write(dir.path(), "server.pem", &cert),
-        key_pem: write(dir.path(), "server.key", &key),
-        client_auth: ClientAuth::Required,
-        client_ca_pem: Some(write(dir.path(), "clients-ca.pem", &clients_ca.pem)),
-    };
-    let app = TlsApp::start(tls, dir).await;
+    let (app, server_ca, clients_ca) = TlsApp::with_client_auth(ClientAuth::Required).await;
     let token = app.add_client("pipeline", Role::Auditor);
     let other_token = app.add_client("someone-else", Role::Auditor);
     let pipeline_cert = leaf(&clients_ca, "pipeline", false);
@@ -267,17 +273,7 @@ async fn with_client_certificates_required_a_caller_needs_one_naming_its_client(
 
 #[tokio::test]
 async fn with_client_certificates_optional_a_caller_without_one_uses_its_token_alone() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server_ca = ca("kuzet listener server CA");
-    let clients_ca = ca("kuzet callers CA");
-    let (cert, key) = leaf(&server_ca, "kuzet", true);
-    let tls = ListenerTls {
-        certificate_pem: write(dir.path(), "server.pem", &cert),
-        key_pem: write(dir.path(), "server.key", &key),
-        client_auth: ClientAuth::Optional,
-        client_ca_pem: Some(write(dir.path(), "clients-ca.pem", &clients_ca.pem)),
-    };
-    let app = TlsApp::start(tls, dir).await;
+    let (app, server_ca, clients_ca) = TlsApp::with_client_auth(ClientAuth::Optional).await;
     let token = app.add_client("pipeline", Role::Auditor);
     let resp = client(&server_ca.pem, None)
         .get(app.url("/v1/transfers"))

@@ -11,7 +11,6 @@ use std::sync::atomic::Ordering;
 
 use common::{TestApp, person, test_config};
 use kuzet::contract::Role;
-use kuzet::registry::{Channel, Consent};
 use kuzet::reporting::{RunOptions, RunStatus, Trigger};
 use kuzet_mocks::contracts_source::synthetic_contract;
 use serde_json::{Value, json};
@@ -349,41 +348,12 @@ async fn an_unwritable_log_is_counted_as_log_unavailable_and_as_failed_batches()
     );
 }
 
-fn consent_for(app: &TestApp, contract: &Value) -> Consent {
-    let iin =
-        kuzet_ident::Iin::parse(contract["borrower"]["iin"].as_str().expect("iin")).expect("valid");
-    let now = time::OffsetDateTime::now_utc();
-    Consent {
-        id: uuid::Uuid::new_v4(),
-        subject: app.app.gateway.log().subject_index(&iin),
-        subject_masked: iin.masked(),
-        recipients: vec!["fcb".into()],
-        purposes: vec!["contract_performance".into()],
-        granted_at: now - time::Duration::hours(1),
-        channel: Channel::Branch,
-        evidence: "loan-contract:signed".into(),
-        expires_at: None,
-        recorded_at: now,
-        recorded_by: "test".into(),
-        revoked_at: None,
-        revoked_by: None,
-    }
-}
-
 #[tokio::test]
 async fn reporting_runs_and_their_records_are_counted_and_dry_runs_are_not() {
     let app = TestApp::spawn().await;
     let contracts: Vec<Value> = (1..=4).map(synthetic_contract).collect();
     // Every borrower but the last consented: that line is refused.
-    let consents: Vec<Consent> = contracts[..3]
-        .iter()
-        .map(|c| consent_for(&app, c))
-        .collect();
-    app.app
-        .gateway
-        .registry()
-        .add_consents(&consents)
-        .expect("consents");
+    app.consent_borrowers(&contracts[..3]);
     let source = app.dir.path().join("loans.jsonl");
     let lines: Vec<String> = contracts.iter().map(Value::to_string).collect();
     std::fs::write(&source, lines.join("\n") + "\n").expect("source");

@@ -8,33 +8,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use common::TestApp;
-use kuzet::registry::{Channel, Consent, Registry};
+use kuzet::registry::{Consent, Registry};
 use kuzet::reporting::{CrashPoint, Event, RunOptions, RunReport, RunStatus, Trigger};
 use kuzet::transfer_log::Kind;
 use kuzet_ident::Iin;
 use kuzet_mocks::contracts_source::synthetic_contract;
 use kuzet_mocks::fcb::Uploads;
 use serde_json::Value;
-use time::OffsetDateTime;
-
-fn consent(subject: [u8; 32], iin: &Iin) -> Consent {
-    let now = OffsetDateTime::now_utc();
-    Consent {
-        id: uuid::Uuid::new_v4(),
-        subject,
-        subject_masked: iin.masked(),
-        recipients: vec!["fcb".into()],
-        purposes: vec!["contract_performance".into()],
-        granted_at: now - time::Duration::hours(1),
-        channel: Channel::Branch,
-        evidence: "loan-contract:signed".into(),
-        expires_at: None,
-        recorded_at: now,
-        recorded_by: "test".into(),
-        revoked_at: None,
-        revoked_by: None,
-    }
-}
 
 fn iin_of(contract: &Value) -> Iin {
     Iin::parse(contract["borrower"]["iin"].as_str().expect("iin")).expect("valid")
@@ -46,24 +26,15 @@ fn consent_all(registry: &dyn Registry, index: impl Fn(&Iin) -> [u8; 32], contra
         .iter()
         .map(|c| {
             let iin = iin_of(c);
-            consent(index(&iin), &iin)
+            common::bureau_consent(index(&iin), &iin)
         })
         .collect();
     registry.add_consents(&consents).expect("consents");
 }
 
-/// Consents for every borrower of `contracts`, in the gateway's ledger.
-fn consent_gateway(app: &TestApp, contracts: &[Value]) {
-    consent_all(
-        app.app.gateway.registry(),
-        |i| app.app.gateway.log().subject_index(i),
-        contracts,
-    );
-}
-
 /// `contracts` as the source file `loans.jsonl`, every borrower with a consent.
 fn consented_source(app: &TestApp, contracts: &[Value]) -> PathBuf {
-    consent_gateway(app, contracts);
+    app.consent_borrowers(contracts);
     write_lines(app.dir.path(), "loans.jsonl", &lines(contracts))
 }
 
@@ -197,7 +168,7 @@ async fn first_load_then_nothing_then_only_the_changed_contracts_as_updates() {
 async fn refused_lines_are_named_with_line_and_reason_and_never_stop_the_others() {
     let app = spawn(100).await;
     let good: Vec<Value> = (1..=4).map(synthetic_contract).collect();
-    consent_gateway(&app, &good);
+    app.consent_borrowers(&good);
     let mut bad_iin = synthetic_contract(5);
     bad_iin["borrower"]["iin"] = "870525301013".into();
     let mut unknown = synthetic_contract(6);

@@ -162,8 +162,9 @@ async fn post(http: &reqwest::Client, url: String, token: &str, body: &Value) ->
 }
 
 fn consent(iin: &str, recipients: &[&str]) -> Value {
-    json!({"subject_iin": iin, "recipients": recipients, "purposes": ["contract_performance"],
-           "granted_at": "2026-01-01T10:00:00Z", "channel": "app", "evidence": "otp:000111"})
+    let mut body = common::consent_body(iin);
+    body["recipients"] = json!(recipients);
+    body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

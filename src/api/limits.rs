@@ -69,13 +69,13 @@ impl Limits {
     }
 
     /// Takes one request of `client` from its bucket, or says when to come back.
-    pub fn admit_client(&self, client: &str) -> Result<(), AppError> {
+    pub fn admit_client(&self, client: &crate::registry::Client) -> Result<(), AppError> {
         let Some(limiter) = &self.clients else {
             return Ok(());
         };
         // The map holds one small state per client name (clients are few and known), so it
-        // needs no pruning.
-        match limiter.check_key(&client.to_owned()) {
+        // needs no pruning; the name is borrowed, nothing is allocated per request.
+        match limiter.check_key(&client.name) {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -94,20 +94,17 @@ fn is_probe(path: &str) -> bool {
 /// The middleware: request id and span, concurrency cap, timeout.
 pub async fn inbound(State(limits): State<Arc<Limits>>, mut req: Request, next: Next) -> Response {
     let id = RequestId::from_header(req.headers().get("x-request-id"));
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
+    let route = req.extensions().get::<MatchedPath>();
+    let probe = route.is_some_and(|p| is_probe(p.as_str()));
     let span = tracing::info_span!(
         "request",
         request_id = %id.as_str(),
         method = %req.method(),
-        route = %route,
+        route = route.map_or("unmatched", MatchedPath::as_str),
     );
     req.extensions_mut().insert(id.clone());
     let mut response = async move {
-        let _slot = if is_probe(&route) {
+        let _slot = if probe {
             None
         } else {
             match limits.slots.clone().try_acquire_owned() {
@@ -235,13 +232,20 @@ mod tests {
             ..Default::default()
         };
         let limits = Limits::new(&config);
-        assert!(limits.admit_client("a").is_ok());
-        assert!(limits.admit_client("a").is_ok());
-        let refused = limits.admit_client("a").expect_err("third within a second");
+        let client = |name: &str| crate::registry::Client {
+            name: name.to_owned(),
+            role: crate::contract::Role::Auditor,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            revoked_at: None,
+        };
+        let (a, b) = (client("a"), client("b"));
+        assert!(limits.admit_client(&a).is_ok());
+        assert!(limits.admit_client(&a).is_ok());
+        let refused = limits.admit_client(&a).expect_err("third within a second");
         assert_eq!(refused.code, "rate_limited");
         assert_eq!(refused.status.as_u16(), 429);
         assert!(refused.retry_after.is_some_and(|s| (1..=2).contains(&s)));
         // Another client has its own bucket.
-        assert!(limits.admit_client("b").is_ok());
+        assert!(limits.admit_client(&b).is_ok());
     }
 }

@@ -141,7 +141,7 @@ impl FromRequestParts<AppState> for Caller {
             None => return Err(AppError::unauthenticated("unknown or revoked token")),
         };
         check_client_certificate(parts, state.client_auth, &client)?;
-        state.limits.admit_client(&client.name)?;
+        state.limits.admit_client(&client)?;
         Ok(Caller(client))
     }
 }

@@ -194,6 +194,24 @@ impl TestApp {
         }
     }
 
+    /// Records, straight in the ledger, a [`bureau_consent`] for the borrower of each of
+    /// `contracts` (bureau reporting's JSON lines).
+    pub fn consent_borrowers(&self, contracts: &[Value]) {
+        let consents: Vec<_> = contracts
+            .iter()
+            .map(|c| {
+                let iin = kuzet_ident::Iin::parse(c["borrower"]["iin"].as_str().expect("iin"))
+                    .expect("valid IIN");
+                bureau_consent(self.app.gateway.log().subject_index(&iin), &iin)
+            })
+            .collect();
+        self.app
+            .gateway
+            .registry()
+            .add_consents(&consents)
+            .expect("consents");
+    }
+
     /// Records a consent for `iin` to the bureau for contract performance; returns its id.
     pub async fn consent(&self, iin: &str) -> String {
         self.consent_to(iin, &["fcb"]).await
@@ -277,6 +295,27 @@ impl Drop for TestApp {
         if let Some(server) = &self.server {
             server.abort();
         }
+    }
+}
+
+/// A consent to the bureau for contract performance, given at the branch an hour ago (as the
+/// loan system's book records it), for the subject index `subject` of `iin`.
+pub fn bureau_consent(subject: [u8; 32], iin: &kuzet_ident::Iin) -> kuzet::registry::Consent {
+    let now = time::OffsetDateTime::now_utc();
+    kuzet::registry::Consent {
+        id: uuid::Uuid::new_v4(),
+        subject,
+        subject_masked: iin.masked(),
+        recipients: vec!["fcb".into()],
+        purposes: vec!["contract_performance".into()],
+        granted_at: now - time::Duration::hours(1),
+        channel: kuzet::registry::Channel::Branch,
+        evidence: "loan-contract:signed".into(),
+        expires_at: None,
+        recorded_at: now,
+        recorded_by: "test".into(),
+        revoked_at: None,
+        revoked_by: None,
     }
 }
 
