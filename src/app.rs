@@ -42,6 +42,8 @@ pub enum StartError {
     Mocks(String),
     #[error("data directory: {0}")]
     DataDir(String),
+    #[error("{0}")]
+    Database(String),
 }
 
 /// A signing key and certificate from a fresh test CA, for the in-process SHEP mock; returns
@@ -196,10 +198,23 @@ impl App {
             }
         };
 
-        let registry: Arc<dyn Registry> = Arc::new(SqliteRegistry::open(&options.data_dir)?);
-        let log = match log {
-            Some(log) => log,
-            None => crate::transfer_log::SqliteBackend::open(&options.data_dir)
+        // SQLite in the data dir, or the PostgreSQL database replicas share (migrated, its
+        // keys checked against the data dir's).
+        let database = crate::db::Database::open(&config.database, &options.data_dir)
+            .map_err(|e| StartError::Database(e.to_string()))?;
+        let registry: Arc<dyn Registry> = match database.pg() {
+            Some(pg) => Arc::new(crate::db::registry::PgRegistry::new(pg.clone())),
+            None => Arc::new(SqliteRegistry::open(&options.data_dir)?),
+        };
+        let log = match (log, database.pg()) {
+            (Some(log), _) => log,
+            (None, Some(pg)) => TransferLog::open_postgres(
+                &options.data_dir,
+                pg.clone(),
+                config.log.checkpoint_policy(),
+            )
+            .map_err(|e| StartError::Log(e.to_string()))?,
+            (None, None) => crate::transfer_log::SqliteBackend::open(&options.data_dir)
                 .and_then(|b| {
                     TransferLog::open_with(
                         &options.data_dir,
@@ -216,8 +231,14 @@ impl App {
         // One set of metrics for the API, the gateway and the reporting job.
         let metrics = Arc::new(Metrics::new(upstreams.parties(), Some(log.stats())));
         // The same client (and so the same guard: rate limit, breaker) as the exchange API's.
+        let report_store = match database.pg() {
+            Some(pg) => crate::reporting::ReportStore::open_postgres(pg.clone()),
+            None => crate::reporting::ReportStore::open(&options.data_dir)
+                .map_err(|e| StartError::Reporting(e.to_string()))?,
+        };
         let reporter = Arc::new(
-            crate::reporting::Reporter::new(
+            crate::reporting::Reporter::with_store(
+                report_store,
                 &options.data_dir,
                 contracts.clone(),
                 registry.clone(),
@@ -226,7 +247,6 @@ impl App {
                 config.fcb.upload.clone(),
                 config.reporting.clone(),
             )
-            .map_err(|e| StartError::Reporting(e.to_string()))?
             .with_metrics(metrics.clone()),
         );
         let gateway = Arc::new(

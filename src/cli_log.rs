@@ -13,7 +13,10 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use kuzet::audit::{self, ExportFormat, ReportSources};
 use kuzet::transfer_log::query::{self, CSV_HEADER, MAX_PAGE};
-use kuzet::transfer_log::{Keys, Kind, LogBackend, Query, SqliteBackend};
+use std::sync::Arc;
+
+use kuzet::db::Pg;
+use kuzet::transfer_log::{Keys, Kind, LogBackend, Query};
 use kuzet_ident::Iin;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -126,11 +129,10 @@ fn existing_data_dir(data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The transfer log, read-only.
-fn open_log(data: &Path) -> anyhow::Result<SqliteBackend> {
+/// The transfer log, read-only (PostgreSQL's when the replicas share one).
+fn open_log(data: &Path, pg: Option<&Arc<Pg>>) -> anyhow::Result<Box<dyn LogBackend>> {
     existing_data_dir(data)?;
-    SqliteBackend::open_read_only(data)
-        .with_context(|| format!("cannot read the transfer log in {}", data.display()))
+    crate::cli_db::log_reader(data, pg)
 }
 
 /// The existing master key (for the subject index); never creates one.
@@ -169,15 +171,16 @@ impl Filters {
 /// `kuzet log query`: one page, newest first.
 pub fn query(
     data: &Path,
+    pg: Option<&Arc<Pg>>,
     filters: &Filters,
     limit: usize,
     cursor: Option<u64>,
     format: QueryFormat,
 ) -> anyhow::Result<ExitCode> {
-    let mut log = open_log(data)?;
+    let mut log = open_log(data, pg)?;
     let mut q = filters.to_query(data)?;
     q.cursor = cursor;
-    let page = query::search(&mut log, &q, limit.min(MAX_PAGE))
+    let page = query::search(&mut *log, &q, limit.min(MAX_PAGE))
         .with_context(|| format!("cannot read the transfer log in {}", data.display()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -267,12 +270,13 @@ pub fn query(
 /// `out` `-` writes to stdout instead.
 pub fn export(
     data: &Path,
+    pg: Option<&Arc<Pg>>,
     filters: &Filters,
     format: ExportFileFormat,
     out: &Path,
     force: bool,
 ) -> anyhow::Result<ExitCode> {
-    let mut log = open_log(data)?;
+    let mut log = open_log(data, pg)?;
     let q = filters.to_query(data)?;
     let format = match format {
         ExportFileFormat::Jsonl => ExportFormat::Jsonl,
@@ -298,7 +302,7 @@ pub fn export(
 
     if out == Path::new("-") {
         let mut stdout = std::io::stdout();
-        let summary = audit::export(&mut log, &q, format, &mut stdout, &mut progress)
+        let summary = audit::export(&mut *log, &q, format, &mut stdout, &mut progress)
             .context("the export failed")?;
         bar.finish_and_clear();
         eprintln!("exported {} entries to stdout", summary.entries);
@@ -306,7 +310,7 @@ pub fn export(
     }
 
     let summary = write_file(out, force, |file| {
-        audit::export(&mut log, &q, format, file, &mut progress)
+        audit::export(&mut *log, &q, format, file, &mut progress)
             .with_context(|| format!("the export to {} failed", out.display()))
     })?;
     bar.finish_and_clear();
@@ -317,23 +321,31 @@ pub fn export(
 /// `kuzet log subject-report`: everything sent or received about one subject (policy 9.1).
 pub fn subject_report(
     data: &Path,
+    pg: Option<&Arc<Pg>>,
     contracts_dir: &Path,
     iin: &Iin,
     format: ReportFormat,
 ) -> anyhow::Result<ExitCode> {
-    let mut log = open_log(data)?;
+    let mut log = open_log(data, pg)?;
     let keys = open_keys(data)?;
     let (contracts, _) = kuzet::app::load_contracts(contracts_dir)?;
-    let registry = kuzet::registry::SqliteRegistry::open_read_only(data)
-        .with_context(|| format!("cannot read the consent ledger in {}", data.display()))?;
-    let uploads = kuzet::reporting::ReportStore::open_read_only(data)?;
+    let (registry, uploads): (Option<Box<dyn kuzet::registry::Registry>>, _) = match pg {
+        Some(pg) => (
+            Some(Box::new(kuzet::db::registry::PgRegistry::new(pg.clone()))),
+            Some(kuzet::reporting::ReportStore::open_postgres(pg.clone())),
+        ),
+        None => (
+            kuzet::registry::SqliteRegistry::open_read_only(data)
+                .with_context(|| format!("cannot read the consent ledger in {}", data.display()))?
+                .map(|r| Box::new(r) as Box<dyn kuzet::registry::Registry>),
+            kuzet::reporting::ReportStore::open_read_only(data)?,
+        ),
+    };
     let report = audit::subject_report(
         ReportSources {
-            log: &mut log,
+            log: &mut *log,
             contracts: &contracts,
-            consents: registry
-                .as_ref()
-                .map(|r| r as &dyn kuzet::registry::Registry),
+            consents: registry.as_deref(),
             uploads: uploads.as_ref(),
         },
         keys.subject_index(iin),

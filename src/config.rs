@@ -52,6 +52,10 @@ pub struct Config {
     /// What the process writes to stderr.
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// Where the state lives: the data directory's SQLite files, or a PostgreSQL database that
+    /// several replicas share. `KUZET_DATABASE_URL` overrides `database.url`.
+    #[serde(default)]
+    pub database: crate::db::DatabaseConfig,
 }
 
 /// The process's own log lines (tracing), not the transfer log.
@@ -267,7 +271,8 @@ pub struct ContractsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
-    /// Where the log lives: `sqlite` (in the data dir). PostgreSQL comes later.
+    /// Where the log lives: `sqlite` (in the data dir) or `postgres` (the database of
+    /// `database.url`, which selects PostgreSQL for all the state by itself).
     #[serde(default = "default_backend")]
     pub backend: String,
     /// A signed checkpoint after this many entries...
@@ -411,6 +416,7 @@ impl Default for Config {
             mocks: MocksConfig::default(),
             reporting: crate::reporting::ReportingConfig::default(),
             logging: LoggingConfig::default(),
+            database: crate::db::DatabaseConfig::default(),
         }
     }
 }
@@ -563,12 +569,17 @@ impl Config {
     fn problems(&self) -> Vec<String> {
         let mut out = self.server.problems();
         out.extend(self.log.problems());
-        if self.log.backend != "sqlite" {
-            out.push(format!(
-                "log.backend: {:?} is not supported (supported: \"sqlite\")",
-                self.log.backend
-            ));
+        match self.log.backend.as_str() {
+            "sqlite" => {}
+            "postgres" if self.database.url.is_some() => {}
+            "postgres" => out.push(
+                "log.backend: \"postgres\" needs database.url (or KUZET_DATABASE_URL)".into(),
+            ),
+            other => out.push(format!(
+                "log.backend: {other:?} is not supported (supported: \"sqlite\", \"postgres\")"
+            )),
         }
+        out.extend(self.database.problems());
         out.extend(self.reporting.problems(self.fcb.upload.max_records));
         let prefixed = |prefix: &str, problems: Vec<String>| -> Vec<String> {
             problems
@@ -632,6 +643,11 @@ impl Config {
     /// Sets the secrets the environment holds ([`SECRET_ENV`]); returns the names applied.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Vec<&'static str> {
         let mut applied = Vec::new();
+        // The URL may carry the database password.
+        if let Some(url) = get(crate::db::DATABASE_URL_ENV).filter(|u| !u.is_empty()) {
+            self.database.url = Some(url);
+            applied.push(crate::db::DATABASE_URL_ENV);
+        }
         for name in SECRET_ENV {
             let Some(value) = get(name) else { continue };
             let slot = match name {

@@ -9,7 +9,10 @@ use anyhow::Context;
 use kuzet::app::App;
 use kuzet::transfer_log::checkpoint::CheckpointJson;
 use kuzet::transfer_log::proof::{self, Proof};
-use kuzet::transfer_log::{LogBackend, SqliteBackend, VerifyOptions, verify_data_dir_with};
+use std::sync::Arc;
+
+use kuzet::db::Pg;
+use kuzet::transfer_log::{PgBackend, VerifyOptions, verify_data_dir_with};
 
 /// Parses `--public-key`.
 pub fn public_key(hex_key: Option<&str>) -> anyhow::Result<Option<[u8; 32]>> {
@@ -40,6 +43,7 @@ fn read_checkpoint(path: &Path) -> anyhow::Result<kuzet::transfer_log::Checkpoin
 /// cannot be read).
 pub fn verify(
     data: &Path,
+    pg: Option<&Arc<Pg>>,
     key: Option<&str>,
     trusted: &[PathBuf],
     json: bool,
@@ -51,7 +55,17 @@ pub fn verify(
             .map(|p| read_checkpoint(p))
             .collect::<anyhow::Result<_>>()?,
     };
-    let result = verify_data_dir_with(data, options);
+    let result = match pg {
+        None => verify_data_dir_with(data, options),
+        Some(pg) => {
+            let mut options = options;
+            if options.public_key.is_none() {
+                options.public_key =
+                    kuzet::transfer_log::checkpoint::data_dir_public_key(data).unwrap_or(None);
+            }
+            kuzet::transfer_log::verify_with(&mut PgBackend::new(pg.clone()), &options)
+        }
+    };
     if json {
         println!(
             "{}",
@@ -76,9 +90,8 @@ pub fn verify(
 }
 
 /// `kuzet log checkpoint`: the latest signed checkpoint as JSON, to publish or hand over.
-pub fn checkpoint(data: &Path) -> anyhow::Result<ExitCode> {
-    let mut b = SqliteBackend::open_read_only(data)
-        .with_context(|| format!("cannot open the transfer log in {}", data.display()))?;
+pub fn checkpoint(data: &Path, pg: Option<&Arc<Pg>>) -> anyhow::Result<ExitCode> {
+    let mut b = crate::cli_db::log_reader(data, pg)?;
     match b.latest_checkpoint()? {
         Some(cp) => {
             println!("{}", serde_json::to_string_pretty(&cp.to_json())?);
@@ -96,12 +109,16 @@ pub fn checkpoint(data: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// `kuzet log proof TRANSFER_ID --out FILE`.
-pub fn make_proof(data: &Path, transfer_id: &str, out: &Path) -> anyhow::Result<ExitCode> {
+pub fn make_proof(
+    data: &Path,
+    pg: Option<&Arc<Pg>>,
+    transfer_id: &str,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
     let id = uuid::Uuid::parse_str(transfer_id.trim())
         .context("TRANSFER_ID: expected a transfer id (a UUID)")?;
-    let mut b = SqliteBackend::open_read_only(data)
-        .with_context(|| format!("cannot open the transfer log in {}", data.display()))?;
-    let proof = match proof::build(&mut b, id) {
+    let mut b = crate::cli_db::log_reader(data, pg)?;
+    let proof = match proof::build(&mut *b, id) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod backup;
 pub mod config;
 pub mod contract;
+pub mod db;
 pub mod gateway;
 pub mod metrics;
 pub mod registry;

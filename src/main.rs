@@ -16,6 +16,7 @@ use kuzet::contract::Role;
 use kuzet::registry::{Registry, SqliteRegistry};
 
 mod cli_backup;
+mod cli_db;
 mod cli_log;
 
 /// The gateway allocates and frees many small objects per report (the parsed report, its JSON
@@ -98,6 +99,11 @@ enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// The database: PostgreSQL for several replicas (database.url or KUZET_DATABASE_URL).
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Run the mock parties as a standalone server (with the control endpoint
     /// /__mock/faults and the journal /__mock/journal).
     Mocks {
@@ -117,6 +123,23 @@ enum Command {
         /// Recorded answers served instead of the synthetic ones (see README).
         #[arg(long)]
         mock_fixtures: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Apply the pending schema migrations (serve does it at start too).
+    Migrate,
+    /// Where the state lives, the schema version and the log's tip.
+    Status,
+    /// Move an embedded deployment to PostgreSQL with the chain intact (verified after).
+    Copy {
+        /// sqlite:PATH: the data directory to copy from (it is only read).
+        #[arg(long)]
+        from: String,
+        /// postgres:URL: the database to copy into (it must be empty).
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -451,6 +474,15 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from("./kuzet-data"))
 }
 
+/// The shared database for a read-only command, when the configuration names one.
+fn shared_reader(
+    config: Option<&PathBuf>,
+    data: &std::path::Path,
+) -> anyhow::Result<Option<std::sync::Arc<kuzet::db::Pg>>> {
+    let config = load_config(config)?;
+    cli_db::shared(&config, data, cli_db::Access::Read)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data = data_dir(&cli)?;
     match cli.command {
@@ -477,8 +509,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Clients { command } => {
             kuzet::app::ensure_data_dir(&data)?;
-            let registry = SqliteRegistry::open(&data)?;
-            clients(&registry, command)
+            let config = load_config(cli.config.as_ref())?;
+            match cli_db::shared(&config, &data, cli_db::Access::Write)? {
+                Some(pg) => clients(&kuzet::db::registry::PgRegistry::new(pg), command),
+                None => clients(&SqliteRegistry::open(&data)?, command),
+            }
+        }
+        Command::Db { command } => {
+            let config = load_config(cli.config.as_ref())?;
+            match command {
+                DbCommand::Migrate => cli_db::migrate(&config, &data),
+                DbCommand::Status => cli_db::status(&config, &data),
+                DbCommand::Copy { from, to } => cli_db::copy(&config, &from, &to),
+            }
         }
         Command::Contracts {
             command: ContractsCommand::Check { dir },
@@ -503,13 +546,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     trusted_checkpoint,
                     json,
                 },
-        } => evidence_cli::verify(&data, public_key.as_deref(), &trusted_checkpoint, json),
+        } => {
+            let pg = shared_reader(cli.config.as_ref(), &data)?;
+            evidence_cli::verify(
+                &data,
+                pg.as_ref(),
+                public_key.as_deref(),
+                &trusted_checkpoint,
+                json,
+            )
+        }
         Command::Log {
             command: LogCommand::Checkpoint,
-        } => evidence_cli::checkpoint(&data),
+        } => evidence_cli::checkpoint(&data, shared_reader(cli.config.as_ref(), &data)?.as_ref()),
         Command::Log {
             command: LogCommand::Proof { transfer_id, out },
-        } => evidence_cli::make_proof(&data, &transfer_id, &out),
+        } => evidence_cli::make_proof(
+            &data,
+            shared_reader(cli.config.as_ref(), &data)?.as_ref(),
+            &transfer_id,
+            &out,
+        ),
         Command::Log {
             command: LogCommand::VerifyProof { file, public_key },
         } => evidence_cli::verify_proof(&file, public_key.as_deref()),
@@ -537,7 +594,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     cursor,
                     format,
                 },
-        } => cli_log::query(&data, &filters, usize::from(limit), cursor, format),
+        } => cli_log::query(
+            &data,
+            shared_reader(cli.config.as_ref(), &data)?.as_ref(),
+            &filters,
+            usize::from(limit),
+            cursor,
+            format,
+        ),
         Command::Log {
             command:
                 LogCommand::Export {
@@ -546,7 +610,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     out,
                     force,
                 },
-        } => cli_log::export(&data, &filters, format, &out, force),
+        } => cli_log::export(
+            &data,
+            shared_reader(cli.config.as_ref(), &data)?.as_ref(),
+            &filters,
+            format,
+            &out,
+            force,
+        ),
+        Command::Log {
+            command: LogCommand::Backup { .. } | LogCommand::Restore { .. },
+        } if load_config(cli.config.as_ref())?.database.is_postgres() => {
+            bail!(
+                "the state is in PostgreSQL (database.url): back it up with PostgreSQL's own \
+                 tools (pg_dump, or base backups with WAL archiving), and keep the data \
+                 directory's master.key and checkpoint.key with it"
+            )
+        }
         Command::Log {
             command: LogCommand::Backup { out, force },
         } => cli_backup::backup(&data, &out, force),
@@ -557,7 +637,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: LogCommand::SubjectReport { iin, format },
         } => {
             let config = load_config(cli.config.as_ref())?;
-            cli_log::subject_report(&data, &config.contracts.dir, &iin, format)
+            let pg = cli_db::shared(&config, &data, cli_db::Access::Read)?;
+            cli_log::subject_report(&data, pg.as_ref(), &config.contracts.dir, &iin, format)
         }
         Command::Consents {
             command: ConsentsCommand::Import { file },
@@ -664,7 +745,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn clients(registry: &SqliteRegistry, command: ClientsCommand) -> anyhow::Result<ExitCode> {
+fn clients(registry: &dyn Registry, command: ClientsCommand) -> anyhow::Result<ExitCode> {
     match command {
         ClientsCommand::Add { name, role } => {
             let Ok(role) = role.parse::<Role>() else {

@@ -6,7 +6,8 @@
 //! uses, plus the masked IIN for people reading it; a client's token is stored as its SHA-256.
 //!
 //! Storage sits behind the [`Registry`] trait; [`SqliteRegistry`] keeps it in
-//! `DATA_DIR/registry.sqlite`. The trait is synchronous and its calls are short point lookups.
+//! `DATA_DIR/registry.sqlite`, `db::registry::PgRegistry` in the PostgreSQL database that
+//! replicas share (so a consent or an idempotency key is seen by every replica at once). The trait is synchronous and its calls are short point lookups.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -67,7 +68,7 @@ impl Channel {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "web" => Self::Web,
             "app" => Self::App,
@@ -207,7 +208,7 @@ pub fn new_token() -> Result<String, RegistryError> {
     ))
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     // Tokens carry 256 bits of randomness, so a plain hash is enough: no salt, no stretching.
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -254,21 +255,21 @@ CREATE TABLE IF NOT EXISTS idempotency (
 ) WITHOUT ROWID;
 ";
 
-fn micros(t: OffsetDateTime) -> i64 {
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     // Microseconds since the epoch fit an i64 for ±292,000 years.
     i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
 }
 
-fn from_micros(us: i64) -> OffsetDateTime {
+pub(crate) fn from_micros(us: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn list_to_text(items: &[String]) -> String {
+pub(crate) fn list_to_text(items: &[String]) -> String {
     items.join(",")
 }
 
-fn text_to_list(text: &str) -> Vec<String> {
+pub(crate) fn text_to_list(text: &str) -> Vec<String> {
     text.split(',')
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
@@ -368,7 +369,7 @@ fn consent_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Consent> {
     })
 }
 
-const CONSENT_COLUMNS: &str = "id, subject, subject_masked, recipients, purposes, granted_at, \
+pub(crate) const CONSENT_COLUMNS: &str = "id, subject, subject_masked, recipients, purposes, granted_at, \
     channel, evidence, expires_at, recorded_at, recorded_by, revoked_at, revoked_by";
 
 impl Registry for SqliteRegistry {

@@ -7,8 +7,6 @@
 //! anywhere: `subject_iin` becomes the subject index (HMAC) at once, and errors about a
 //! parameter name the parameter, never its value.
 
-use std::path::PathBuf;
-
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
@@ -241,15 +239,28 @@ fn read_failed(e: LogError) -> AppError {
     AppError::log_unreadable()
 }
 
-/// Verifies the chain in `data_dir` read-only, on a blocking thread (it reads every entry).
-pub async fn verify_chain(data_dir: PathBuf) -> Result<VerifySummary, VerifyError> {
-    tokio::task::spawn_blocking(move || verify_data_dir(&data_dir))
-        .await
-        .unwrap_or_else(|_| {
-            Err(VerifyError::Log(LogError::Storage(
-                "the verifier panicked".into(),
-            )))
-        })
+/// Verifies the gateway's log read-only (the data directory's SQLite file, or the shared
+/// PostgreSQL database), on a blocking thread (it reads every entry).
+pub async fn verify_chain(state: &AppState) -> Result<VerifySummary, VerifyError> {
+    let data_dir = state.data_dir.clone();
+    let shared = state.gateway.log().shared_database();
+    tokio::task::spawn_blocking(move || match shared {
+        None => verify_data_dir(&data_dir),
+        Some(pg) => {
+            let options = crate::transfer_log::VerifyOptions {
+                public_key: crate::transfer_log::checkpoint::data_dir_public_key(&data_dir)
+                    .map_err(VerifyError::Log)?,
+                ..Default::default()
+            };
+            crate::transfer_log::verify_with(&mut crate::transfer_log::PgBackend::new(pg), &options)
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(VerifyError::Log(LogError::Storage(
+            "the verifier panicked".into(),
+        )))
+    })
 }
 
 /// The answer of `GET /v1/log/verify` for a verification result, and what the page shows:
@@ -333,6 +344,6 @@ pub async fn verify(
     Auditor(caller): Auditor,
 ) -> Result<Json<Value>, AppError> {
     tracing::info!(caller = %caller.name, "Transfer log verification requested.");
-    let result = verify_chain(state.data_dir.clone()).await;
+    let result = verify_chain(&state).await;
     verify_json(&result).map(Json)
 }

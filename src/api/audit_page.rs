@@ -247,7 +247,7 @@ async fn verify_page(State(state): State<AppState>, headers: HeaderMap) -> Respo
         Err(page) => return *page,
     };
     tracing::info!(caller = %client.name, "Transfer log verification requested.");
-    let result = verify_chain(state.data_dir.clone()).await;
+    let result = verify_chain(&state).await;
     match verify_json(&result) {
         Ok(report) => html_response(StatusCode::OK, verify_view(&client, &report)),
         Err(e) => error_page(Some(&client), &e),

@@ -20,8 +20,10 @@
 //!    bureau's batch id, polled with backoff until final, and finalized: each record's outcome,
 //!    the accepted fingerprints, and the IN entry (batch id, status, rejected contracts).
 //!
-//! A run never overlaps another: one at a time in the process, and a lock file
-//! (`DATA_DIR/reporting.lock`, released by the OS when a process dies) across processes.
+//! A run never overlaps another: one at a time in the process, a lock file
+//! (`DATA_DIR/reporting.lock`, released by the OS when a process dies) across processes on one
+//! machine, and with PostgreSQL an advisory lock across replicas (released by the database
+//! when the replica holding it dies; the next run takes over what it left).
 //!
 //! This module never logs or prints a personal value: refusals name lines, members and rules;
 //! the log's entries carry contract codes (the lender's identifiers) and field names.
@@ -350,7 +352,31 @@ impl Reporter {
         config: ReportingConfig,
     ) -> Result<Reporter, ReportError> {
         let store = ReportStore::open(data_dir)?;
-        Ok(Reporter {
+        Ok(Reporter::with_store(
+            store,
+            data_dir,
+            contracts,
+            registry,
+            log,
+            fcb,
+            upload_codes,
+            config,
+        ))
+    }
+
+    /// The job over a given state store (PostgreSQL's, for replicas).
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_store(
+        store: ReportStore,
+        data_dir: &Path,
+        contracts: Arc<Contracts>,
+        registry: Arc<dyn Registry>,
+        log: TransferLog,
+        fcb: FcbClient,
+        upload_codes: UploadConfig,
+        config: ReportingConfig,
+    ) -> Reporter {
+        Reporter {
             contracts,
             registry,
             log,
@@ -361,7 +387,7 @@ impl Reporter {
             lock_path: data_dir.join(LOCK_FILE),
             running: tokio::sync::Mutex::new(()),
             metrics: Arc::new(Metrics::default()),
-        })
+        }
     }
 
     /// The same job, counting its runs and transfers in `metrics` (the gateway's).
@@ -435,6 +461,15 @@ impl Reporter {
             .running
             .try_lock()
             .map_err(|_| ReportError::AlreadyRunning)?;
+        // Across replicas: PostgreSQL's advisory lock, held for the whole run.
+        let _across_replicas = match self.store.postgres() {
+            Some(pg) => Some(
+                pg.try_lock_run()
+                    .map_err(|e| ReportError::Io(format!("the reporting lock: {e}")))?
+                    .ok_or(ReportError::AlreadyRunning)?,
+            ),
+            None => None,
+        };
         let lock = File::options()
             .create(true)
             .truncate(false)

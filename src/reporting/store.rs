@@ -107,7 +107,7 @@ impl BatchState {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "built" => Self::Built,
             "sending" => Self::Sending,
@@ -210,7 +210,10 @@ pub struct Counts {
 
 /// The reporting state (see the module header).
 pub struct ReportStore {
-    conn: Mutex<Connection>,
+    /// The SQLite file (`None` on PostgreSQL).
+    conn: Option<Mutex<Connection>>,
+    /// The shared database, when the replicas use one.
+    pg: Option<crate::db::reporting::PgReportStore>,
     path: String,
 }
 
@@ -222,11 +225,11 @@ impl std::fmt::Debug for ReportStore {
     }
 }
 
-fn micros(t: OffsetDateTime) -> i64 {
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
 }
 
-fn from_micros(us: i64) -> OffsetDateTime {
+pub(crate) fn from_micros(us: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
@@ -258,7 +261,8 @@ impl ReportStore {
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(ReportStore {
-            conn: Mutex::new(conn),
+            conn: Some(Mutex::new(conn)),
+            pg: None,
             path: shown,
         })
     }
@@ -284,7 +288,8 @@ impl ReportStore {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
         Ok(Some(ReportStore {
-            conn: Mutex::new(conn),
+            conn: Some(Mutex::new(conn)),
+            pg: None,
             path: shown,
         }))
     }
@@ -296,6 +301,9 @@ impl ReportStore {
         &self,
         subject: &[u8; 32],
     ) -> Result<Vec<SubjectRecord>, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.records_for_subject(subject).map_err(|m| self.error(m));
+        }
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT b.id, b.run_id, b.created_at, b.state, b.transfer_id, b.bureau_batch_id, \
@@ -329,15 +337,42 @@ impl ReportStore {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>,
     ) -> Result<R, StoreError> {
-        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut conn).map_err(|e| StoreError {
+        let Some(conn) = &self.conn else {
+            return Err(self.error("no SQLite connection".into()));
+        };
+        let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut conn).map_err(|e| self.error(e.to_string()))
+    }
+
+    fn error(&self, message: String) -> StoreError {
+        StoreError {
             path: self.path.clone(),
-            message: e.to_string(),
-        })
+            message,
+        }
+    }
+
+    /// The state in the PostgreSQL database the replicas share (migrated).
+    pub fn open_postgres(pg: std::sync::Arc<crate::db::Pg>) -> ReportStore {
+        let pg = crate::db::reporting::PgReportStore::new(pg);
+        ReportStore {
+            conn: None,
+            path: pg.shown().to_owned(),
+            pg: Some(pg),
+        }
+    }
+
+    /// The shared database's side of the store (its run lock), when there is one.
+    pub fn postgres(&self) -> Option<&crate::db::reporting::PgReportStore> {
+        self.pg.as_ref()
     }
 
     /// Records a run as started; returns its id.
     pub fn begin_run(&self, trigger: &str, source: &str, dry_run: bool) -> Result<i64, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg
+                .begin_run(trigger, source, dry_run)
+                .map_err(|m| self.error(m));
+        }
         self.with(|c| {
             c.execute(
                 "INSERT INTO report_runs (started_at, trigger, source, dry_run, status) \
@@ -356,6 +391,11 @@ impl ReportStore {
         counts: &Counts,
         message: Option<&str>,
     ) -> Result<(), StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg
+                .finish_run(id, status, counts, message)
+                .map_err(|m| self.error(m));
+        }
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.with(|c| {
             c.execute(
@@ -382,6 +422,9 @@ impl ReportStore {
 
     /// Runs that never finished (the process died): marked failed, so status tells the truth.
     pub fn close_abandoned_runs(&self) -> Result<u64, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.close_abandoned_runs().map_err(|m| self.error(m));
+        }
         self.with(|c| {
             let n = c.execute(
                 "UPDATE report_runs SET status = 'failed', finished_at = ?1, \
@@ -398,6 +441,11 @@ impl ReportStore {
         &self,
         contract_code: &str,
     ) -> Result<Option<[u8; 32]>, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg
+                .accepted_fingerprint(contract_code)
+                .map_err(|m| self.error(m));
+        }
         self.with(|c| {
             c.prepare_cached("SELECT fingerprint FROM report_contracts WHERE contract_code = ?1")?
                 .query_row([contract_code], |r| r.get::<_, Vec<u8>>(0))
@@ -408,6 +456,9 @@ impl ReportStore {
 
     /// Records a batch and its records (state `built`) in one transaction; returns its id.
     pub fn create_batch(&self, run_id: i64, records: &[BatchRecord]) -> Result<i64, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.create_batch(run_id, records).map_err(|m| self.error(m));
+        }
         self.with(|c| {
             let tx = c.transaction()?;
             let now = micros(OffsetDateTime::now_utc());
@@ -448,6 +499,11 @@ impl ReportStore {
         bureau_batch_id: Option<&str>,
         message: Option<&str>,
     ) -> Result<(), StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg
+                .set_batch_state(id, state, transfer_id, bureau_batch_id, message)
+                .map_err(|m| self.error(m));
+        }
         self.with(|c| {
             c.execute(
                 "UPDATE report_batches SET state = ?2, updated_at = ?3, \
@@ -476,6 +532,11 @@ impl ReportStore {
         outcomes: &[(String, &'static str, Option<String>)],
         message: Option<&str>,
     ) -> Result<(), StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg
+                .finalize_batch(id, outcomes, message)
+                .map_err(|m| self.error(m));
+        }
         self.with(|c| {
             let tx = c.transaction()?;
             let now = micros(OffsetDateTime::now_utc());
@@ -540,6 +601,9 @@ impl ReportStore {
 
     /// Batches a run left before the bureau's final word: `built`, `sending`, `uploaded`.
     pub fn unfinished_batches(&self) -> Result<Vec<StoredBatch>, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.unfinished_batches().map_err(|m| self.error(m));
+        }
         self.with(|c| {
             let mut st = c.prepare(&format!(
                 "SELECT {} FROM report_batches \
@@ -552,6 +616,9 @@ impl ReportStore {
 
     /// The contract codes of the batches still waiting for the bureau's final word.
     pub fn codes_in_flight(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.codes_in_flight().map_err(|m| self.error(m));
+        }
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT r.contract_code FROM report_batch_records r \
@@ -563,6 +630,9 @@ impl ReportStore {
 
     /// A batch's records, by contract code.
     pub fn batch_records(&self, batch_id: i64) -> Result<Vec<BatchRecord>, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.batch_records(batch_id).map_err(|m| self.error(m));
+        }
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT contract_code, operation, fingerprint, subject \
@@ -582,6 +652,9 @@ impl ReportStore {
 
     /// The most recent runs, newest first.
     pub fn recent_runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.recent_runs(limit).map_err(|m| self.error(m));
+        }
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, started_at, finished_at, trigger, source, dry_run, status, read, \
@@ -614,6 +687,9 @@ impl ReportStore {
 
     /// Contracts the bureau has accepted so far.
     pub fn accepted_contracts(&self) -> Result<u64, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.accepted_contracts().map_err(|m| self.error(m));
+        }
         self.with(|c| {
             c.query_row("SELECT COUNT(*) FROM report_contracts", [], |r| {
                 r.get::<_, i64>(0)

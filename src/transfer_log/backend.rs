@@ -57,11 +57,33 @@ pub struct BodyEntry<'a> {
     pub at: time::OffsetDateTime,
 }
 
+/// The chain's stored head, read under the writers' lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The last stored `(seq, hash)`, `None` when the log is empty.
+    pub tip: Option<(u64, [u8; 32])>,
+    /// How many transactions have destroyed subject keys so far (an erasure anywhere makes
+    /// every writer's cached keys suspect).
+    pub erasures: u64,
+}
+
 /// Blocking storage for the chain and the subject keys. The writer thread owns one instance;
 /// readers (verify, auditors) open their own.
 pub trait LogBackend: Send + 'static {
     /// The last stored `(seq, hash)`, `None` when the log is empty.
     fn tip(&mut self) -> Result<Option<(u64, [u8; 32])>, LogError>;
+
+    /// For a backend that several writers (replicas) share: begins the append transaction,
+    /// takes the writers' lock (held until [`LogBackend::append`] commits or
+    /// [`LogBackend::abandon`] rolls back) and returns the stored head, so that the writer
+    /// seals and chains its batch onto what is really stored and never conflicts. A backend
+    /// with one writer returns `None` (the default); its `append` checks the tip itself.
+    fn lock_chain(&mut self) -> Result<Option<Head>, LogError> {
+        Ok(None)
+    }
+
+    /// Ends the transaction [`LogBackend::lock_chain`] began, storing nothing.
+    fn abandon(&mut self) {}
 
     /// Stores a [`Batch`] in ONE transaction, committed durably before returning `Ok`. Fails
     /// with `Conflict`, storing nothing, when the stored tip is not
@@ -169,6 +191,21 @@ pub trait LogBackend: Send + 'static {
 
     /// The wrapped body key of a subject index, if one exists (and was not destroyed).
     fn subject_key(&mut self, subject: &[u8; 32]) -> Result<Option<WrappedKey>, LogError>;
+
+    /// The wrapped keys of several subjects at once (those that have one), for a batch's
+    /// cache misses: one round trip on a networked backend.
+    fn subject_keys(
+        &mut self,
+        subjects: &[[u8; 32]],
+    ) -> Result<Vec<([u8; 32], WrappedKey)>, LogError> {
+        let mut out = Vec::new();
+        for s in subjects {
+            if let Some(w) = self.subject_key(s)? {
+                out.push((*s, w));
+            }
+        }
+        Ok(out)
+    }
 
     /// Visits every entry that holds a body, in seq order (what retention needs).
     fn body_entries(&mut self, visit: &mut dyn FnMut(BodyEntry<'_>)) -> Result<(), LogError>;

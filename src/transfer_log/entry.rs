@@ -248,6 +248,11 @@ impl StagedEntry {
     pub(crate) fn columns<R>(&self, f: impl FnOnce(&[ValueRef<'_>; ENCODED_COLUMNS]) -> R) -> R {
         with_columns(&self.entry, &self.lists, f)
     }
+
+    /// The stored values of the encoded columns, borrowed from this entry.
+    pub(crate) fn column_values(&self) -> [ValueRef<'_>; ENCODED_COLUMNS] {
+        column_values(&self.entry, &self.lists)
+    }
 }
 
 /// The values stored for `e`'s encoded columns (everything but `prev_hash` and `hash`), exactly
@@ -257,6 +262,11 @@ pub(crate) fn with_columns<R>(
     lists: &Lists,
     f: impl FnOnce(&[ValueRef<'_>; ENCODED_COLUMNS]) -> R,
 ) -> R {
+    f(&column_values(e, lists))
+}
+
+/// The values of [`with_columns`], borrowed from `e` and `lists`.
+pub(crate) fn column_values<'a>(e: &'a Entry, lists: &'a Lists) -> [ValueRef<'a>; ENCODED_COLUMNS] {
     fn text(s: &str) -> ValueRef<'_> {
         ValueRef::Text(s.as_bytes())
     }
@@ -268,7 +278,7 @@ pub(crate) fn with_columns<R>(
     }
     // seq and latency are stored as SQLite's signed 64-bit integers; the writer keeps both
     // below i64::MAX, so the casts are exact.
-    let cols = [
+    [
         ValueRef::Integer(e.seq as i64),
         ValueRef::Blob(e.transfer_id.as_bytes()),
         ValueRef::Integer(e.at_micros()),
@@ -291,8 +301,7 @@ pub(crate) fn with_columns<R>(
         text(&e.outcome),
         e.latency_ms
             .map_or(ValueRef::Null, |l| ValueRef::Integer(l as i64)),
-    ];
-    f(&cols)
+    ]
 }
 
 /// The columns the writer assigns (seq, transfer id and `at` come first in the encoding; the

@@ -30,11 +30,13 @@ pub const NO_SUBJECT: [u8; 32] = [0; 32];
 
 const INDEX_LABEL: &[u8] = b"kuzet subject index v1";
 const WRAP_LABEL: &[u8] = b"kuzet subject key wrap v1";
+const KEY_ID_LABEL: &[u8] = b"kuzet master key id v1";
 
 /// The transfer log's key material. Share it behind an `Arc`.
 pub struct Keys {
     index_mac: Hmac<Sha256>,
     wrap: ChaCha20Poly1305,
+    key_id: [u8; 32],
     cache: Mutex<Cache>,
 }
 
@@ -142,8 +144,15 @@ impl Keys {
             index_mac: <Hmac<Sha256> as Mac>::new_from_slice(&index_key)
                 .unwrap_or_else(|_| unreachable!("HMAC takes any key length")),
             wrap: ChaCha20Poly1305::new(Key::from_slice(&wrap_key)),
+            key_id: derive(master, KEY_ID_LABEL),
             cache: Mutex::new(Cache::default()),
         }
+    }
+
+    /// A value that names the master key without revealing it (an HMAC of a fixed label): a
+    /// shared database records it so that a replica with another key is refused.
+    pub fn key_id(&self) -> [u8; 32] {
+        self.key_id
     }
 
     /// The subject index: `HMAC-SHA256(index_key, iin)`. The log, the consent ledger and the

@@ -9,7 +9,8 @@
 //!
 //! Pieces: [`TransferLog`] (writer.rs) is the hot path, one writer thread committing queued
 //! appends in groups; [`LogBackend`] (backend.rs) is the storage trait, [`SqliteBackend`]
-//! (sqlite.rs) its embedded implementation; [`Keys`] (keys.rs) holds the master key, the subject
+//! (sqlite.rs) its embedded implementation and [`PgBackend`] (postgres.rs) the one replicas
+//! share; [`Keys`] (keys.rs) holds the master key, the subject
 //! index (HMAC of the IIN) and the per-subject body keys; [`verify`] (verify.rs) re-walks the
 //! chain read-only.
 //!
@@ -52,6 +53,7 @@ mod backend;
 pub mod checkpoint;
 mod entry;
 mod keys;
+mod postgres;
 pub mod proof;
 pub mod query;
 mod sqlite;
@@ -60,12 +62,13 @@ pub mod testing;
 mod verify;
 mod writer;
 
-pub use backend::{Batch, BodyEntry, EncodedRow, LogBackend, RowError, WrappedKey};
+pub use backend::{Batch, BodyEntry, EncodedRow, Head, LogBackend, RowError, WrappedKey};
 pub use checkpoint::{Checkpoint, CheckpointPolicy, CheckpointSigner};
 pub use entry::{
     Appended, Entry, EntryDraft, Kind, SealedBody, StagedEntry, canonical_encoding, entry_hash,
 };
 pub use keys::{Keys, MASTER_KEY_FILE, NO_SUBJECT};
+pub use postgres::PgBackend;
 pub use query::{EntryView, Order, Page, Query};
 pub use sqlite::{SQLITE_FILE, SqliteBackend};
 pub use verify::{

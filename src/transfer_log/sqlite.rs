@@ -408,7 +408,15 @@ pub(crate) fn decode_columns<'a>(c: impl Fn(usize) -> ValueRef<'a>) -> Result<En
 /// The hash input of a stored row, straight from its values into `buf` (no decoding, no
 /// allocation once `buf` has grown).
 fn encode_row<'a>(row: &Row<'_>, buf: &'a mut Vec<u8>) -> EncodedRow<'a> {
-    let c = |i: usize| row.get_ref(i).unwrap_or(ValueRef::Null);
+    encode_columns(|i: usize| row.get_ref(i).unwrap_or(ValueRef::Null), buf)
+}
+
+/// The hash input of a stored row from its column values in [`COLUMNS`] order (any backend
+/// that can present its values as SQLite's).
+pub(crate) fn encode_columns<'a, 'v>(
+    c: impl Fn(usize) -> ValueRef<'v>,
+    buf: &'a mut Vec<u8>,
+) -> EncodedRow<'a> {
     let bad = |seq: u64, reason: &'static str| EncodedRow {
         seq,
         hashed: Err(reason),

@@ -97,6 +97,8 @@ impl std::fmt::Debug for TransferLog {
 struct Inner {
     tx: Option<mpsc::Sender<Command>>,
     data_dir: std::path::PathBuf,
+    /// The shared database readers open their own connections to (PostgreSQL).
+    shared: Option<Arc<crate::db::Pg>>,
     keys: Arc<Keys>,
     tip: Arc<Mutex<Tip>>,
     /// When a batch last failed to be stored (for readiness).
@@ -162,6 +164,7 @@ impl TransferLog {
             last_checkpoint,
             checkpointed_at: Instant::now(),
             bytes_since_checkpoint: 0,
+            erasures_seen: None,
         };
         let thread = std::thread::Builder::new()
             .name("kuzet-log-writer".into())
@@ -174,6 +177,7 @@ impl TransferLog {
             inner: Arc::new(Inner {
                 tx: Some(tx),
                 data_dir: data_dir.to_path_buf(),
+                shared: None,
                 keys,
                 tip: shared_tip,
                 last_failure,
@@ -181,6 +185,22 @@ impl TransferLog {
                 thread: Some(thread),
             }),
         })
+    }
+
+    /// Opens the log on a PostgreSQL database shared with other replicas (already migrated),
+    /// with the keys of `data_dir`. Readers beside the writer use their own connections.
+    pub fn open_postgres(
+        data_dir: &Path,
+        pg: Arc<crate::db::Pg>,
+        checkpoints: CheckpointPolicy,
+    ) -> Result<TransferLog, LogError> {
+        let backend = super::PgBackend::new(pg.clone());
+        let mut log = TransferLog::open_with(data_dir, Box::new(backend), checkpoints)?;
+        match Arc::get_mut(&mut log.inner) {
+            Some(inner) => inner.shared = Some(pg),
+            None => return Err(LogError::Storage("the new log handle is shared".into())),
+        }
+        Ok(log)
     }
 
     /// Opens the log on `DATA_DIR/transfer-log.sqlite`.
@@ -368,6 +388,15 @@ impl TransferLog {
         R: Send + 'static,
         F: FnOnce(&mut dyn LogBackend) -> Result<R, LogError> + Send + 'static,
     {
+        if let Some(pg) = &self.inner.shared {
+            let pg = pg.clone();
+            return tokio::task::spawn_blocking(move || {
+                let mut b = super::PgBackend::new(pg);
+                f(&mut b)
+            })
+            .await
+            .map_err(|_| LogError::Storage("a log reader panicked".into()))?;
+        }
         let path = self.inner.data_dir.join(super::SQLITE_FILE);
         if !path.exists() {
             return self.read(f).await;
@@ -397,6 +426,11 @@ impl TransferLog {
         let keys = self.inner.keys.clone();
         let entry = entry.clone();
         self.read(move |b| keys.decrypt_body(b, &entry)).await
+    }
+
+    /// The PostgreSQL database this log shares with other replicas, if it does.
+    pub fn shared_database(&self) -> Option<Arc<crate::db::Pg>> {
+        self.inner.shared.clone()
     }
 
     /// The subject index (HMAC) of an IIN under this log's master key.
@@ -449,6 +483,8 @@ struct Writer {
     checkpointed_at: Instant,
     /// Body bytes appended since the latest checkpoint.
     bytes_since_checkpoint: u64,
+    /// A shared backend's erasure count when this writer last held the lock.
+    erasures_seen: Option<u64>,
 }
 
 impl Writer {
@@ -596,7 +632,33 @@ impl Writer {
         entries: &mut [StagedEntry],
         pending: &mut [Pending],
     ) -> Result<Vec<bool>, LogError> {
+        let written = self.write_chained(entries, pending);
+        if written.is_err() {
+            // Releases the writers' lock of a shared backend, if this batch still holds it.
+            self.backend.abandon();
+        }
+        written
+    }
+
+    fn write_chained(
+        &mut self,
+        entries: &mut [StagedEntry],
+        pending: &mut [Pending],
+    ) -> Result<Vec<bool>, LogError> {
         for _ in 0..CONFLICT_RETRIES {
+            // A shared backend: the batch is built under the writers' lock, onto the stored
+            // head, so other replicas' appends never make it conflict.
+            let head = self.backend.lock_chain()?;
+            if let Some(h) = head {
+                if self.erasures_seen.is_some_and(|seen| seen != h.erasures) {
+                    // Another replica destroyed keys: any cached one may be among them.
+                    self.keys.forget_all();
+                }
+                self.erasures_seen = Some(h.erasures);
+                if h.tip != self.tip {
+                    self.tip = Some(h.tip.unwrap_or((0, [0; 32])));
+                }
+            }
             let (mut seq, mut prev) = match self.tip {
                 Some(t) => t,
                 None => self.backend.tip()?.unwrap_or((0, [0; 32])),
@@ -655,6 +717,9 @@ impl Writer {
             match self.backend.append(&batch) {
                 Ok(()) => {
                     self.tip = Some((seq, prev));
+                    if let Some(h) = head {
+                        self.erasures_seen = Some(h.erasures + u64::from(!destroy.is_empty()));
+                    }
                     for (s, _, k) in new_keys {
                         self.keys.remember(generation, s, k);
                     }
@@ -709,6 +774,30 @@ impl Writer {
     ) -> Result<Vec<([u8; 32], WrappedKey, ChaCha20Poly1305)>, LogError> {
         let mut new_keys = Vec::new();
         let mut keys: HashMap<[u8; 32], ChaCha20Poly1305> = HashMap::new();
+        // The subjects whose keys are neither cached nor known: looked up at once (one round
+        // trip on a networked backend); those without a stored key get a new one below.
+        let generation = self.keys.generation();
+        let mut absent: std::collections::HashSet<[u8; 32]> = std::collections::HashSet::new();
+        for (s, p) in entries.iter().zip(pending) {
+            if p.plain.is_none() || s.entry.body.is_some() {
+                continue;
+            }
+            let subject = s.entry.subject.unwrap_or(NO_SUBJECT);
+            if let Some((k, _)) = self.keys.cached(&subject) {
+                keys.insert(subject, k);
+            } else {
+                absent.insert(subject);
+            }
+        }
+        if !absent.is_empty() {
+            let missing: Vec<[u8; 32]> = absent.iter().copied().collect();
+            for (subject, wrapped) in self.backend.subject_keys(&missing)? {
+                let k = self.keys.unwrap_key(&subject, &wrapped)?;
+                self.keys.remember(generation, subject, k.clone());
+                keys.insert(subject, k);
+                absent.remove(&subject);
+            }
+        }
         for (s, p) in entries.iter_mut().zip(pending) {
             let Some(plain) = &p.plain else { continue };
             if s.entry.body.is_some() {
@@ -719,7 +808,12 @@ impl Writer {
             let key = match keys.get(&subject) {
                 Some(k) => k.clone(),
                 None => {
-                    let k = match self.keys.body_key(&mut *self.backend, &subject)? {
+                    let found = if absent.contains(&subject) {
+                        None
+                    } else {
+                        self.keys.body_key(&mut *self.backend, &subject)?
+                    };
+                    let k = match found {
                         Some(k) => k,
                         None => {
                             let (k, w) = self.keys.new_subject_key(&subject)?;

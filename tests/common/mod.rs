@@ -43,7 +43,16 @@ impl TestApp {
     }
 
     pub async fn spawn_config(config: Config, mock_upstreams: bool) -> TestApp {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::spawn_in(
+            tempfile::tempdir().expect("tempdir"),
+            config,
+            mock_upstreams,
+        )
+        .await
+    }
+
+    /// Spawns over a given data directory (replicas sharing a database share their keys).
+    pub async fn spawn_in(dir: tempfile::TempDir, config: Config, mock_upstreams: bool) -> TestApp {
         let app = App::build(AppOptions {
             data_dir: dir.path().to_owned(),
             config,
@@ -89,10 +98,18 @@ impl TestApp {
         let mut tokens = HashMap::new();
         for &role in Role::ALL {
             let token = kuzet::registry::new_token().expect("token");
-            app.gateway
-                .registry()
-                .add_client(&format!("test-{}", role.as_str()), role, &token)
-                .expect("add client");
+            let registry = app.gateway.registry();
+            let name = format!("test-{}", role.as_str());
+            // A replica over a shared database finds the first one's clients.
+            match registry.add_client(&name, role, &token) {
+                Ok(_) => {}
+                Err(kuzet::registry::RegistryError::DuplicateClient(_)) => {
+                    registry
+                        .add_client(&format!("{name}-{}", &token[3..11]), role, &token)
+                        .expect("add client");
+                }
+                Err(e) => panic!("add client: {e}"),
+            }
             tokens.insert(role, token);
         }
         TestApp {
@@ -368,6 +385,7 @@ pub fn kuzet(data: &std::path::Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .env_remove("KUZET_CONFIG")
         .env_remove("KUZET_DATA")
+        .env_remove("KUZET_DATABASE_URL")
         .output()
         .expect("run kuzet")
 }
