@@ -1,3 +1,7 @@
+//! On PostgreSQL (when `KUZET_BENCH_PG` or `KUZET_TEST_PG` names a database; skipped
+//! otherwise): durable appends/s with one replica's writer and with two replicas' writers on one
+//! chain, 32 appenders per replica, each run in a fresh schema.
+//!
 //! The transfer log's two throughput goals: durable appends with group commit under 32
 //! concurrent appenders (goal ≥ 150,000 entries/s), and `log verify` over 200,000 small entries
 //! (goal ≥ 1,000,000 entries/s). Criterion reports time per entry and entries/s.
@@ -181,5 +185,112 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, append, verify);
+/// A fresh schema on the benchmark database and its URL; `None` without one.
+fn bench_schema() -> Option<(Arc<kuzet::db::Pg>, String, String)> {
+    let base = std::env::var("KUZET_BENCH_PG")
+        .or_else(|_| std::env::var("KUZET_TEST_PG"))
+        .ok()
+        .filter(|u| !u.is_empty());
+    let Some(base) = base else {
+        eprintln!(
+            "append_postgres skipped: set KUZET_BENCH_PG (or KUZET_TEST_PG) to a PostgreSQL URL"
+        );
+        return None;
+    };
+    let admin = kuzet::db::Pg::connect(&kuzet::db::DatabaseConfig {
+        url: Some(base.clone()),
+        ..Default::default()
+    })
+    .expect("connect");
+    let schema = format!("kz_bench_{}", Uuid::new_v4().simple());
+    let conn = admin.conn().expect("conn");
+    admin
+        .block(conn.batch_execute(&format!("CREATE SCHEMA {schema}")))
+        .expect("schema");
+    drop(conn);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    Some((admin, schema, url))
+}
+
+fn append_postgres(c: &mut Criterion) {
+    kuzet_transport::install_crypto_provider();
+    let people = Arc::new(people());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("transfer_log");
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    for replicas in [1usize, 2] {
+        let Some((admin, schema, url)) = bench_schema() else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = kuzet::db::DatabaseConfig {
+            url: Some(url),
+            ..Default::default()
+        };
+        let logs: Vec<TransferLog> = (0..replicas)
+            .map(|r| {
+                let data = dir.path().join(format!("r{r}"));
+                if r > 0 {
+                    std::fs::create_dir_all(&data).expect("dir");
+                    for key in ["master.key", "checkpoint.key"] {
+                        std::fs::copy(dir.path().join("r0").join(key), data.join(key))
+                            .expect("key");
+                    }
+                }
+                let pg = match kuzet::db::Database::open(&config, &data).expect("database") {
+                    kuzet::db::Database::Postgres(pg) => pg,
+                    kuzet::db::Database::Sqlite => unreachable!(),
+                };
+                TransferLog::open_postgres(&data, pg, Default::default()).expect("log")
+            })
+            .collect();
+        group.bench_function(format!("append_postgres_{replicas}_replicas"), |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let logs = logs.clone();
+                let people = people.clone();
+                async move {
+                    let appenders = APPENDERS * logs.len();
+                    let per = (iters as usize).div_ceil(appenders);
+                    let started = Instant::now();
+                    let tasks: Vec<_> = (0..appenders)
+                        .map(|t| {
+                            let log = logs[t % logs.len()].clone();
+                            let people = people.clone();
+                            tokio::spawn(async move {
+                                for i in 0..per {
+                                    let n = t * 7919 + i * appenders;
+                                    log.append(draft(&people[n % SUBJECTS], n))
+                                        .await
+                                        .expect("append");
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        t.await.expect("task");
+                    }
+                    started
+                        .elapsed()
+                        .mul_f64(iters as f64 / (per * appenders) as f64)
+                }
+            })
+        });
+        for log in logs {
+            rt.block_on(log.close());
+        }
+        let conn = admin.conn().expect("conn");
+        admin
+            .block(conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")))
+            .expect("drop");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, append, append_postgres, verify);
 criterion_main!(benches);

@@ -18,9 +18,10 @@ use serde_json::json;
 
 #[derive(Parser)]
 struct Args {
-    /// The gateway's base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    /// The gateway's base URL; several, comma-separated, for replicas behind no balancer (the
+    /// workers take them in turn; the consents go through the first).
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_delimiter = ',')]
+    url: Vec<String>,
     /// A token of an `underwriting` client.
     #[arg(long)]
     token: String,
@@ -45,6 +46,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.url.is_empty() {
+        bail!("--url: at least one");
+    }
     if !matches!(args.endpoint.as_str(), "credit-report" | "check") {
         bail!("--endpoint is credit-report or check");
     }
@@ -68,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     }
     for iin in &subjects {
         let r = client
-            .post(format!("{}/v1/consents", args.url))
+            .post(format!("{}/v1/consents", args.url[0]))
             .bearer_auth(&args.token)
             .json(&json!({"subject_iin": iin, "recipients": ["fcb", "gcvp"],
                 "purposes": ["contract_performance"], "granted_at": "2026-01-01T00:00:00Z",
@@ -91,9 +95,10 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {
         let client = client.clone();
+        let base = &args.url[worker % args.url.len()];
         let url = match args.endpoint.as_str() {
-            "check" => format!("{}/v1/applicants/check", args.url),
-            _ => format!("{}/v1/exchange/fcb/credit-report", args.url),
+            "check" => format!("{base}/v1/applicants/check"),
+            _ => format!("{base}/v1/exchange/fcb/credit-report"),
         };
         let token = args.token.clone();
         let subjects = subjects.clone();
