@@ -609,6 +609,9 @@ impl Config {
                 files.push(("server.tls.client_ca_pem".into(), ca));
             }
         }
+        if let Some(ca) = &self.database.ca_pem {
+            files.push(("database.ca_pem".into(), ca));
+        }
         if let Some(signer) = &self.shep_signer {
             files.push(("shep_signer.key_pem".into(), &signer.key_pem));
             files.push((
@@ -737,7 +740,30 @@ mod tests {
         assert_eq!(example.traffic, defaults.traffic);
         assert_eq!(example.reporting, defaults.reporting);
         assert_eq!(example.log, defaults.log);
+        assert_eq!(example.database, defaults.database);
         assert!(example.shep_signer.is_none());
+    }
+
+    #[test]
+    fn the_database_is_sqlite_unless_a_url_names_postgres() {
+        let config = Config::parse("").expect("empty");
+        assert!(!config.database.is_postgres());
+        let err = Config::parse("[log]\nbackend = \"postgres\"\n").expect_err("no url");
+        assert!(err.contains("needs database.url"), "{err}");
+        let err = Config::parse("[database]\nurl = \"mysql:x\"\n").expect_err("not a url");
+        assert!(err.contains("database.url"), "{err}");
+        let err = Config::parse("[database]\nurl = \"postgres://db/k?sslmode=require\"\n")
+            .expect_err("tls without a CA");
+        assert!(err.contains("database.ca_pem"), "{err}");
+        let err = Config::parse("[database]\nurl = \"postgres://db/k\"\npool_size = 1\n")
+            .expect_err("pool");
+        assert!(err.contains("database.pool_size"), "{err}");
+        let mut config = Config::parse("[database]\nurl = \"postgres://db/file\"\n").expect("ok");
+        let applied = config.apply_env(|name| {
+            (name == crate::db::DATABASE_URL_ENV).then(|| "postgres://db/env".to_owned())
+        });
+        assert_eq!(applied, [crate::db::DATABASE_URL_ENV]);
+        assert_eq!(config.database.url.as_deref(), Some("postgres://db/env"));
     }
 
     #[test]

@@ -435,7 +435,11 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<ExitCode> {
                     } else {
                         "http"
                     },
-                    config.log.backend,
+                    if config.database.is_postgres() {
+                        "postgres"
+                    } else {
+                        config.log.backend.as_str()
+                    },
                     if env.is_empty() {
                         String::new()
                     } else {
@@ -835,7 +839,11 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
         kuzet::server::Server::start(app.router.clone(), app.state.clone(), listener, tls).await?;
     let addr = server.local_addr();
     let scheme = if server.is_tls() { "https" } else { "http" };
-    tracing::info!(%addr, scheme, data = %data.display(), contracts = %app.contracts_source, "kuzet is listening.");
+    let database = app.gateway.log().shared_database().map_or_else(
+        || "sqlite (the data directory)".to_owned(),
+        |pg| pg.shown().to_owned(),
+    );
+    tracing::info!(%addr, scheme, data = %data.display(), %database, contracts = %app.contracts_source, "kuzet is listening.");
     if app.contracts_source == "embedded" {
         tracing::info!("No ./contracts folder here: using the contracts embedded in the binary.");
     }
