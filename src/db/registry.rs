@@ -87,7 +87,8 @@ impl Registry for PgRegistry {
     fn add_client(&self, name: &str, role: Role, token: &str) -> Result<Client, RegistryError> {
         let now = micros(OffsetDateTime::now_utc());
         let conn = self.conn()?;
-        let inserted = self.pg.block(conn.execute(
+        let inserted = self.pg.block(super::execute(
+            &conn,
             "INSERT INTO clients (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO NOTHING",
             &[&name, &role.as_str(), &token_hash(token), &now],
@@ -111,7 +112,8 @@ impl Registry for PgRegistry {
         let conn = self.conn()?;
         let rows = self
             .pg
-            .block(conn.query(
+            .block(super::query(
+                &conn,
                 "SELECT name, role, created_at, revoked_at FROM clients ORDER BY created_at, name",
                 &[],
             ))
@@ -125,12 +127,14 @@ impl Registry for PgRegistry {
         let row = self
             .pg
             .block(async {
-                conn.execute(
+                super::execute(
+                    &conn,
                     "UPDATE clients SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
                     &[&name, &now],
                 )
                 .await?;
-                conn.query_opt(
+                super::query_opt(
+                    &conn,
                     "SELECT name, role, created_at, revoked_at FROM clients WHERE name = $1",
                     &[&name],
                 )
@@ -147,7 +151,8 @@ impl Registry for PgRegistry {
         let conn = self.conn()?;
         let row = self
             .pg
-            .block(conn.query_opt(
+            .block(super::query_opt(
+                &conn,
                 "SELECT name, role, created_at, revoked_at FROM clients \
                  WHERE token_hash = $1 AND revoked_at IS NULL",
                 &[&token_hash(token)],
@@ -201,7 +206,8 @@ impl Registry for PgRegistry {
         let conn = self.conn()?;
         let row = self
             .pg
-            .block(conn.query_opt(
+            .block(super::query_opt(
+                &conn,
                 &format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE id = $1"),
                 &[&&id.as_bytes()[..]],
             ))
@@ -245,7 +251,8 @@ impl Registry for PgRegistry {
         let conn = self.conn()?;
         let rows = self
             .pg
-            .block(conn.query(
+            .block(super::query(
+                &conn,
                 &format!(
                     "SELECT {CONSENT_COLUMNS} FROM consents WHERE subject = $1 \
                      ORDER BY recorded_at DESC"
@@ -322,7 +329,8 @@ impl Registry for PgRegistry {
     ) -> Result<(), RegistryError> {
         let conn = self.conn()?;
         self.pg
-            .block(conn.execute(
+            .block(super::execute(
+                &conn,
                 "UPDATE idempotency SET state = 'done', status = $3, body = $4, finished_at = $5 \
                  WHERE client = $1 AND key = $2",
                 &[&client, &key, &i32::from(status), &body, &micros(now)],
@@ -334,7 +342,8 @@ impl Registry for PgRegistry {
     fn release_idempotency_key(&self, client: &str, key: &str) -> Result<(), RegistryError> {
         let conn = self.conn()?;
         self.pg
-            .block(conn.execute(
+            .block(super::execute(
+                &conn,
                 "DELETE FROM idempotency WHERE client = $1 AND key = $2 AND state = 'running'",
                 &[&client, &key],
             ))

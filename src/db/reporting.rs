@@ -40,9 +40,11 @@ impl std::fmt::Debug for RunLock {
 impl Drop for RunLock {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            let unlocked = self
-                .pg
-                .block(conn.query_one(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"), &[]));
+            let unlocked = self.pg.block(super::query_one(
+                &conn,
+                &format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
+                &[],
+            ));
             if !matches!(unlocked.map(|r| r.get::<_, bool>(0)), Ok(true)) {
                 // Closing the session releases the lock for sure: never give it back to the
                 // pool still holding it.
@@ -107,7 +109,11 @@ impl PgReportStore {
         let conn = self.conn()?;
         let got: bool = self
             .pg
-            .block(conn.query_one(&format!("SELECT pg_try_advisory_lock({LOCK_KEY})"), &[]))
+            .block(super::query_one(
+                &conn,
+                &format!("SELECT pg_try_advisory_lock({LOCK_KEY})"),
+                &[],
+            ))
             .map_err(|e| pg_error(&e))?
             .get(0);
         Ok(got.then(|| RunLock {
@@ -120,7 +126,8 @@ impl PgReportStore {
         let conn = self.conn()?;
         let rows = self
             .pg
-            .block(conn.query(
+            .block(super::query(
+                &conn,
                 "SELECT b.id, b.run_id, b.created_at, b.state, b.transfer_id, b.bureau_batch_id, \
                  r.contract_code, r.operation, r.outcome, r.message \
                  FROM report_batch_records r JOIN report_batches b ON b.id = r.batch_id \
@@ -151,7 +158,8 @@ impl PgReportStore {
     pub fn begin_run(&self, trigger: &str, source: &str, dry_run: bool) -> Result<i64, String> {
         let conn = self.conn()?;
         self.pg
-            .block(conn.query_one(
+            .block(super::query_one(
+                &conn,
                 "INSERT INTO report_runs (started_at, trigger, source, dry_run, status) \
                  VALUES ($1, $2, $3, $4, 'running') RETURNING id",
                 &[
@@ -174,7 +182,8 @@ impl PgReportStore {
     ) -> Result<(), String> {
         let conn = self.conn()?;
         self.pg
-            .block(conn.execute(
+            .block(super::execute(
+                &conn,
                 "UPDATE report_runs SET finished_at = $2, status = $3, read = $4, invalid = $5, \
                  unchanged = $6, sent = $7, accepted = $8, rejected = $9, message = $10, \
                  held = $11 WHERE id = $1",
@@ -199,7 +208,8 @@ impl PgReportStore {
     pub fn close_abandoned_runs(&self) -> Result<u64, String> {
         let conn = self.conn()?;
         self.pg
-            .block(conn.execute(
+            .block(super::execute(
+                &conn,
                 "UPDATE report_runs SET status = 'failed', finished_at = $1, \
                  message = 'the run stopped before it finished (the process ended)' \
                  WHERE status = 'running'",
@@ -212,7 +222,8 @@ impl PgReportStore {
         let conn = self.conn()?;
         let row = self
             .pg
-            .block(conn.query_opt(
+            .block(super::query_opt(
+                &conn,
                 "SELECT fingerprint FROM report_contracts WHERE contract_code = $1",
                 &[&contract_code],
             ))
@@ -263,7 +274,8 @@ impl PgReportStore {
         let conn = self.conn()?;
         let transfer = transfer_id.map(|t| t.as_bytes().to_vec());
         self.pg
-            .block(conn.execute(
+            .block(super::execute(
+                &conn,
                 "UPDATE report_batches SET state = $2, updated_at = $3, \
                  transfer_id = COALESCE($4, transfer_id), \
                  bureau_batch_id = COALESCE($5, bureau_batch_id), \
@@ -342,7 +354,8 @@ impl PgReportStore {
         let conn = self.conn()?;
         let rows = self
             .pg
-            .block(conn.query(
+            .block(super::query(
+                &conn,
                 &format!(
                     "SELECT {BATCH_COLUMNS} FROM report_batches \
                      WHERE state IN ('built', 'sending', 'uploaded') ORDER BY id"
@@ -357,7 +370,8 @@ impl PgReportStore {
         let conn = self.conn()?;
         let rows = self
             .pg
-            .block(conn.query(
+            .block(super::query(
+                &conn,
                 "SELECT r.contract_code FROM report_batch_records r \
                  JOIN report_batches b ON b.id = r.batch_id WHERE b.state = 'uploaded'",
                 &[],
@@ -370,7 +384,8 @@ impl PgReportStore {
         let conn = self.conn()?;
         let rows = self
             .pg
-            .block(conn.query(
+            .block(super::query(
+                &conn,
                 "SELECT contract_code, operation, fingerprint, subject \
                  FROM report_batch_records WHERE batch_id = $1 ORDER BY contract_code",
                 &[&batch_id],
@@ -391,7 +406,8 @@ impl PgReportStore {
         let conn = self.conn()?;
         let rows = self
             .pg
-            .block(conn.query(
+            .block(super::query(
+                &conn,
                 "SELECT id, started_at, finished_at, trigger, source, dry_run, status, read, \
                  invalid, unchanged, sent, accepted, rejected, message, held FROM report_runs \
                  ORDER BY id DESC LIMIT $1",
@@ -423,7 +439,11 @@ impl PgReportStore {
     pub fn accepted_contracts(&self) -> Result<u64, String> {
         let conn = self.conn()?;
         self.pg
-            .block(conn.query_one("SELECT COUNT(*) FROM report_contracts", &[]))
+            .block(super::query_one(
+                &conn,
+                "SELECT COUNT(*) FROM report_contracts",
+                &[],
+            ))
             .map(|r| u(r.get(0)))
             .map_err(|e| pg_error(&e))
     }

@@ -9,7 +9,8 @@
 //! reads the stored tip, and only then does the writer seal, number and chain the batch onto
 //! it. Replicas therefore take turns per batch (never per entry), the chain stays one gapless
 //! line, and no batch is ever refused for a moved tip. The lock is held for the batch's
-//! sealing, one binary COPY of its rows and the commit.
+//! sealing and one pipelined round trip: the rows (one INSERT of unnested column arrays), any
+//! new subject keys, the checkpoint, and the COMMIT.
 //!
 //! Readers stream with a portal inside one REPEATABLE READ transaction (one snapshot, bounded
 //! memory). Triggers refuse UPDATE, DELETE and TRUNCATE on `entries` and `checkpoints`; the
@@ -18,10 +19,8 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use rusqlite::types::ValueRef;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
@@ -62,32 +61,6 @@ const COLUMN_TYPES: [Type; ENCODED_COLUMNS + 2] = [
     Type::BYTEA, // prev_hash
     Type::BYTEA, // hash
 ];
-
-/// A stored value as SQLite's (the encoding's) value, bound to PostgreSQL as the column's type.
-#[derive(Debug)]
-struct Value<'a>(ValueRef<'a>);
-
-impl ToSql for Value<'_> {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        match self.0 {
-            ValueRef::Null => Ok(IsNull::Yes),
-            ValueRef::Integer(i) => i.to_sql(ty, out),
-            ValueRef::Text(t) => std::str::from_utf8(t)?.to_sql(ty, out),
-            ValueRef::Blob(b) => b.to_sql(ty, out),
-            ValueRef::Real(r) => r.to_sql(ty, out),
-        }
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        [Type::INT8, Type::TEXT, Type::BYTEA].contains(ty)
-    }
-
-    to_sql_checked!();
-}
 
 /// A stored column as SQLite's value (what the encoding and the decoder take).
 fn value(row: &Row, i: usize) -> ValueRef<'_> {
@@ -160,6 +133,89 @@ fn checkpoint_from_row(row: &Row) -> Result<Checkpoint, LogError> {
 }
 
 const CP_COLUMNS: &str = "seq, hash, at, public_key, signature";
+
+/// The writers' lock. The tip is read by the NEXT statement: a statement that waited for the
+/// lock still reads from the snapshot it started with (READ COMMITTED), which would miss the
+/// batch whose commit released the lock.
+const LOCK_HEAD: &str = "SELECT erasures FROM log_head WHERE id = 1 FOR UPDATE";
+
+const READ_TIP: &str = "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1";
+
+const INSERT_KEYS: &str = "INSERT INTO subject_keys (subject, wrapped, created_at) \
+     SELECT s, w, $3 FROM UNNEST($1::bytea[], $2::bytea[]) AS k(s, w)";
+
+const INSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (seq, hash, at, public_key, signature) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING";
+
+/// Erasure: the keys go, and the count every writer reads under the lock moves on.
+const DESTROY_KEYS: &str = "WITH gone AS (DELETE FROM subject_keys \
+     WHERE subject = ANY($1::bytea[]) RETURNING 1) \
+     UPDATE log_head SET erasures = erasures + 1 WHERE id = 1";
+
+/// A batch's rows in one statement: one array per column, unnested.
+static INSERT_ENTRIES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let arrays: Vec<String> = COLUMN_TYPES
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("${}::{}[]", i + 1, t.name()))
+        .collect();
+    format!(
+        "INSERT INTO entries ({COLUMNS}) SELECT * FROM UNNEST({})",
+        arrays.join(", ")
+    )
+});
+
+/// One array per stored column, borrowed from a batch's entries.
+enum Column<'a> {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<&'a str>>),
+    Bytes(Vec<Option<&'a [u8]>>),
+}
+
+struct Columns<'a>(Vec<Column<'a>>);
+
+impl<'a> Columns<'a> {
+    fn of(entries: &'a [super::StagedEntry]) -> Columns<'a> {
+        let mut cols: Vec<Column<'a>> = COLUMN_TYPES
+            .iter()
+            .map(|t| match *t {
+                Type::INT8 => Column::Int(Vec::with_capacity(entries.len())),
+                Type::TEXT => Column::Text(Vec::with_capacity(entries.len())),
+                _ => Column::Bytes(Vec::with_capacity(entries.len())),
+            })
+            .collect();
+        for staged in entries {
+            let e = staged.entry();
+            let values = staged.column_values();
+            let all = values.into_iter().chain([
+                ValueRef::Blob(&e.prev_hash[..]),
+                ValueRef::Blob(&e.hash[..]),
+            ]);
+            for (col, v) in cols.iter_mut().zip(all) {
+                match (col, v) {
+                    (Column::Int(c), ValueRef::Integer(i)) => c.push(Some(i)),
+                    (Column::Int(c), _) => c.push(None),
+                    (Column::Text(c), ValueRef::Text(t)) => c.push(std::str::from_utf8(t).ok()),
+                    (Column::Text(c), _) => c.push(None),
+                    (Column::Bytes(c), ValueRef::Blob(b)) => c.push(Some(b)),
+                    (Column::Bytes(c), _) => c.push(None),
+                }
+            }
+        }
+        Columns(cols)
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.0
+            .iter()
+            .map(|c| match c {
+                Column::Int(v) => v as &(dyn ToSql + Sync),
+                Column::Text(v) => v as &(dyn ToSql + Sync),
+                Column::Bytes(v) => v as &(dyn ToSql + Sync),
+            })
+            .collect()
+    }
+}
 
 /// The PostgreSQL implementation of [`LogBackend`]. The writer owns one; readers open theirs.
 pub struct PgBackend {
@@ -258,8 +314,8 @@ impl PgBackend {
         let rows = pg
             .block(async {
                 match arg {
-                    Some(a) => conn.query(sql, &[&a]).await,
-                    None => conn.query(sql, &[]).await,
+                    Some(a) => crate::db::query(conn, sql, &[&a]).await,
+                    None => crate::db::query(conn, sql, &[]).await,
                 }
             })
             .map_err(storage)?;
@@ -267,12 +323,7 @@ impl PgBackend {
     }
 
     async fn read_tip(conn: &PgConn) -> Result<Option<(u64, [u8; 32])>, tokio_postgres::Error> {
-        let row = conn
-            .query_opt(
-                "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1",
-                &[],
-            )
-            .await?;
+        let row = crate::db::query_opt(conn, READ_TIP, &[]).await?;
         Ok(row.map(|r| {
             let seq: i64 = r.get(0);
             let hash: &[u8] = r.get(1);
@@ -369,19 +420,27 @@ impl LogBackend for PgBackend {
         let (pg, conn) = self.conn()?;
         let head = pg
             .block(async {
-                conn.batch_execute("BEGIN").await?;
-                let locked = async {
-                    let erasures: i64 = conn
-                        .query_one("SELECT erasures FROM log_head WHERE id = 1 FOR UPDATE", &[])
-                        .await?
-                        .get(0);
-                    let tip = PgBackend::read_tip(conn).await?;
-                    Ok::<_, tokio_postgres::Error>(Head {
+                let lock = conn.prepare_cached(LOCK_HEAD).await?;
+                let tip = conn.prepare_cached(READ_TIP).await?;
+                // BEGIN, the lock and the tip read go out together (one round trip); the
+                // server runs them in order, the tip read with a snapshot taken after the lock.
+                let (begun, erasures, tip) = futures::join!(
+                    conn.batch_execute("BEGIN"),
+                    conn.query_one(&lock, &[]),
+                    conn.query_opt(&tip, &[])
+                );
+                let locked = begun.and(erasures).and_then(|e| {
+                    let erasures: i64 = e.get(0);
+                    let tip = tip?.map(|r| {
+                        let seq: i64 = r.get(0);
+                        let hash: &[u8] = r.get(1);
+                        (seq as u64, hash.try_into().unwrap_or([0xff; 32]))
+                    });
+                    Ok(Head {
                         tip,
                         erasures: erasures.max(0) as u64,
                     })
-                }
-                .await;
+                });
                 if locked.is_err() {
                     let _ = conn.batch_execute("ROLLBACK").await;
                 }
@@ -425,87 +484,83 @@ impl LogBackend for PgBackend {
             self.abandon();
             return Err(LogError::Conflict);
         }
+        let columns = Columns::of(entries);
+        let params = columns.params();
+        let key_subjects: Vec<&[u8]> = new_keys.iter().map(|(s, _)| &s[..]).collect();
+        let key_wrapped: Vec<&[u8]> = new_keys.iter().map(|(_, w)| w.as_slice()).collect();
+        let destroyed: Vec<&[u8]> = destroy_keys.iter().map(|s| &s[..]).collect();
+        let now = micros(time::OffsetDateTime::now_utc());
         let (pg, conn) = self.conn()?;
         let result = pg.block(async {
-            if !new_keys.is_empty() {
-                let subjects: Vec<&[u8]> = new_keys.iter().map(|(s, _)| &s[..]).collect();
-                let wrapped: Vec<&[u8]> = new_keys.iter().map(|(_, w)| w.as_slice()).collect();
-                let now = micros(time::OffsetDateTime::now_utc());
-                let stored = conn
-                    .execute(
-                        "INSERT INTO subject_keys (subject, wrapped, created_at) \
-                         SELECT s, w, $3 FROM UNNEST($1::bytea[], $2::bytea[]) AS k(s, w) \
-                         ON CONFLICT DO NOTHING",
-                        &[&subjects, &wrapped, &now],
-                    )
-                    .await
-                    .map_err(unavailable)?;
-                if stored != new_keys.len() as u64 {
-                    return Err(LogError::Conflict);
+            let insert = conn.prepare_cached(&INSERT_ENTRIES).await?;
+            let insert_keys = conn.prepare_cached(INSERT_KEYS).await?;
+            let insert_checkpoint = conn.prepare_cached(INSERT_CHECKPOINT).await?;
+            let destroy = conn.prepare_cached(DESTROY_KEYS).await?;
+            let cp_params = checkpoint.map(|cp| {
+                (
+                    cp.seq as i64,
+                    &cp.hash[..],
+                    micros(cp.at),
+                    &cp.public_key[..],
+                    &cp.signature[..],
+                )
+            });
+            // Everything up to the COMMIT goes out at once (pipelined): one round trip and the
+            // commit's sync. A statement that fails aborts the transaction, its COMMIT then
+            // only rolls back, and the error is what this returns. A subject key that exists
+            // already is a unique violation (keys are only created under this lock).
+            let keys = async {
+                if new_keys.is_empty() {
+                    Ok(0)
+                } else {
+                    conn.execute(&insert_keys, &[&key_subjects, &key_wrapped, &now])
+                        .await
                 }
-            }
-            let sink = conn
-                .copy_in(&format!("COPY entries ({COLUMNS}) FROM STDIN BINARY"))
-                .await
-                .map_err(unavailable)?;
-            let writer = BinaryCopyInWriter::new(sink, &COLUMN_TYPES);
-            futures::pin_mut!(writer);
-            for staged in entries {
-                let e = staged.entry();
-                let cols = staged.column_values();
-                let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(COLUMN_TYPES.len());
-                let values: Vec<Value<'_>> = cols.iter().map(|v| Value(*v)).collect();
-                for v in &values {
-                    row.push(v);
+            };
+            let rows = conn.execute(&insert, &params);
+            let signed = async {
+                match &cp_params {
+                    None => Ok(0),
+                    Some((seq, hash, at, key, sig)) => {
+                        conn.execute(&insert_checkpoint, &[seq, hash, at, key, sig])
+                            .await
+                    }
                 }
-                let prev = &e.prev_hash[..];
-                let hash = &e.hash[..];
-                row.push(&prev);
-                row.push(&hash);
-                writer.as_mut().write(&row).await.map_err(unavailable)?;
-            }
-            writer.finish().await.map_err(unavailable)?;
-            if let Some(cp) = checkpoint {
-                conn.execute(
-                    "INSERT INTO checkpoints (seq, hash, at, public_key, signature) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING",
-                    &[
-                        &(cp.seq as i64),
-                        &&cp.hash[..],
-                        &micros(cp.at),
-                        &&cp.public_key[..],
-                        &&cp.signature[..],
-                    ],
-                )
-                .await
-                .map_err(unavailable)?;
-            }
-            if !destroy_keys.is_empty() {
-                let subjects: Vec<&[u8]> = destroy_keys.iter().map(|s| &s[..]).collect();
-                conn.execute(
-                    "DELETE FROM subject_keys WHERE subject = ANY($1::bytea[])",
-                    &[&subjects],
-                )
-                .await
-                .map_err(unavailable)?;
-                conn.execute(
-                    "UPDATE log_head SET erasures = erasures + 1 WHERE id = 1",
-                    &[],
-                )
-                .await
-                .map_err(unavailable)?;
-            }
-            conn.batch_execute("COMMIT").await.map_err(unavailable)
+            };
+            let erased = async {
+                if destroyed.is_empty() {
+                    Ok(0)
+                } else {
+                    conn.execute(&destroy, &[&destroyed]).await
+                }
+            };
+            let commit = conn.batch_execute("COMMIT");
+            let (keys, rows, signed, erased, commit) =
+                futures::join!(keys, rows, signed, erased, commit);
+            keys?;
+            let rows = rows?;
+            signed?;
+            erased?;
+            commit?;
+            Ok::<_, tokio_postgres::Error>(rows)
         });
+        // Whatever happened, the transaction is over (committed, or rolled back by the COMMIT
+        // of an aborted one).
+        self.locked = None;
         match result {
-            Ok(()) => {
-                self.locked = None;
-                Ok(())
-            }
+            Ok(rows) if rows == entries.len() as u64 => Ok(()),
+            Ok(rows) => Err(LogError::Unavailable(format!(
+                "PostgreSQL stored {rows} of {} entries",
+                entries.len()
+            ))),
             Err(e) => {
-                // The transaction is aborted (or the connection gone): roll it back.
-                self.abandon();
-                Err(e)
+                if self.conn.as_ref().is_some_and(|c| c.is_closed()) {
+                    self.conn = None;
+                } else if let Some(conn) = &self.conn {
+                    // A COMMIT that never ran (the connection failed mid-pipeline): make sure.
+                    let _ = self.pg.block(conn.batch_execute("ROLLBACK"));
+                }
+                Err(unavailable(e))
             }
         }
     }
@@ -514,7 +569,8 @@ impl LogBackend for PgBackend {
         let (pg, conn) = self.conn()?;
         let stored = pg
             .block(async {
-                conn.execute(
+                crate::db::execute(
+                    conn,
                     "INSERT INTO checkpoints (seq, hash, at, public_key, signature) \
                      SELECT $1, $2, $3, $4, $5 WHERE EXISTS \
                      (SELECT 1 FROM entries WHERE seq = $1 AND hash = $2) \
@@ -528,7 +584,8 @@ impl LogBackend for PgBackend {
                     ],
                 )
                 .await?;
-                conn.query_opt(
+                crate::db::query_opt(
+                    conn,
                     "SELECT 1 FROM entries WHERE seq = $1 AND hash = $2",
                     &[&(cp.seq as i64), &&cp.hash[..]],
                 )
@@ -571,7 +628,8 @@ impl LogBackend for PgBackend {
     fn entry_hash_at(&mut self, seq: u64) -> Result<Option<[u8; 32]>, LogError> {
         let (pg, conn) = self.conn()?;
         let row = pg
-            .block(conn.query_opt(
+            .block(crate::db::query_opt(
+                conn,
                 "SELECT hash FROM entries WHERE seq = $1",
                 &[&i64::try_from(seq).unwrap_or(i64::MAX)],
             ))
@@ -629,7 +687,8 @@ impl LogBackend for PgBackend {
     fn get_transfer(&mut self, transfer_id: Uuid) -> Result<Vec<Entry>, LogError> {
         let (pg, conn) = self.conn()?;
         let rows = pg
-            .block(conn.query(
+            .block(crate::db::query(
+                conn,
                 &format!("SELECT {COLUMNS} FROM entries WHERE transfer_id = $1 ORDER BY seq"),
                 &[&&transfer_id.as_bytes()[..]],
             ))
@@ -640,7 +699,8 @@ impl LogBackend for PgBackend {
     fn subject_key(&mut self, subject: &[u8; 32]) -> Result<Option<WrappedKey>, LogError> {
         let (pg, conn) = self.conn()?;
         let row = pg
-            .block(conn.query_opt(
+            .block(crate::db::query_opt(
+                conn,
                 "SELECT wrapped FROM subject_keys WHERE subject = $1",
                 &[&&subject[..]],
             ))
@@ -658,7 +718,8 @@ impl LogBackend for PgBackend {
         let (pg, conn) = self.conn()?;
         let wanted: Vec<&[u8]> = subjects.iter().map(|s| &s[..]).collect();
         let rows = pg
-            .block(conn.query(
+            .block(crate::db::query(
+                conn,
                 "SELECT subject, wrapped FROM subject_keys WHERE subject = ANY($1::bytea[])",
                 &[&wanted],
             ))

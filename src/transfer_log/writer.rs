@@ -667,8 +667,10 @@ impl Writer {
             let mut existed = vec![false; entries.len()];
             let mut destroy = Vec::new();
             for ((s, p), existed) in entries.iter_mut().zip(pending.iter_mut()).zip(&mut existed) {
-                // A body sealed under a key that may have been destroyed since is sealed again.
-                if p.plain.is_some() && p.sealed_in.is_some_and(|g| g != generation) {
+                // A body sealed under a key that may have been destroyed since is sealed again,
+                // and so is one this writer sealed in a failed attempt (under a key that may
+                // never have been stored).
+                if p.plain.is_some() && p.sealed_in.is_none_or(|g| g != generation) {
                     s.entry.body = None;
                     p.sealed_in = None;
                     p.tail = None;
