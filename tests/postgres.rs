@@ -531,3 +531,52 @@ fn migrations_are_applied_once_and_a_newer_schema_is_refused() {
     let err = kuzet::db::Database::open(&db.config(), dir.path()).expect_err("newer");
     assert!(err.to_string().contains("newer than this kuzet"), "{err}");
 }
+
+#[test]
+fn tls_to_postgres_is_rustls_verified_against_the_configured_ca() {
+    // `.ci/run` points these at the machine's PostgreSQL (ssl = on, Debian's snake-oil
+    // certificate for localhost) when it has one.
+    let (Some(url), Some(ca)) = (
+        std::env::var("KUZET_TEST_PG_TLS")
+            .ok()
+            .filter(|v| !v.is_empty()),
+        std::env::var("KUZET_TEST_PG_TLS_CA")
+            .ok()
+            .filter(|v| !v.is_empty()),
+    ) else {
+        eprintln!(
+            "skipped tls_to_postgres: KUZET_TEST_PG_TLS (a URL with sslmode=require) and \
+             KUZET_TEST_PG_TLS_CA (its CA) are not set"
+        );
+        return;
+    };
+    kuzet_transport::install_crypto_provider();
+    let config = kuzet::db::DatabaseConfig {
+        url: Some(url.clone()),
+        ca_pem: Some(ca.into()),
+        ..kuzet::db::DatabaseConfig::default()
+    };
+    let pg = kuzet::db::Pg::connect(&config).expect("a verified TLS connection");
+    let conn = pg.conn().expect("connection");
+    let ssl: bool = pg
+        .block(conn.query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        ))
+        .expect("query")
+        .get(0);
+    assert!(ssl, "the session is encrypted");
+
+    // A CA the server's certificate does not chain to: refused, saying why.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+    let other_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, other.cert.pem()).expect("write");
+    let refused = kuzet::db::Pg::connect(&kuzet::db::DatabaseConfig {
+        url: Some(url),
+        ca_pem: Some(other_ca),
+        ..kuzet::db::DatabaseConfig::default()
+    })
+    .expect_err("an unknown issuer");
+    assert!(refused.to_string().contains("TLS"), "{refused}");
+}

@@ -83,8 +83,6 @@ impl DatabaseConfig {
                     }
                 }
             }
-        } else if self.ca_pem.is_some() {
-            out.push("database.ca_pem: only used with database.url".into());
         }
         if self.pool_size < 2 {
             out.push("database.pool_size: at least 2 (the log writer holds one)".into());
@@ -102,7 +100,18 @@ pub struct DbError(pub String);
 pub fn pg_error(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(d) => format!("{} ({})", d.message(), d.code().code()),
-        None => e.to_string(),
+        None => {
+            // The cause (a refused connection, a certificate that does not verify) is the
+            // useful part; these never quote a row.
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text
+        }
     }
 }
 
