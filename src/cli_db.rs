@@ -70,10 +70,30 @@ pub fn log_reader(data: &Path, pg: Option<&Arc<Pg>>) -> anyhow::Result<Box<dyn L
 /// `kuzet db migrate`: applies the pending migrations and prints what was applied.
 pub fn migrate(config: &Config, data: &Path) -> anyhow::Result<ExitCode> {
     if !config.database.is_postgres() {
-        bail!(
-            "no database.url (nor KUZET_DATABASE_URL): the embedded SQLite files migrate \
-             themselves when they are opened"
-        );
+        if !data.is_dir() {
+            bail!(
+                "no data directory at {} (give it with --data or KUZET_DATA; the SQLite files \
+                 are created, at the current schema, on first use)",
+                data.display()
+            );
+        }
+        for f in kuzet::db::sqlite::migrate_data_dir(data).map_err(anyhow::Error::msg)? {
+            match (&f.found, f.applied.is_empty()) {
+                (None, _) => println!("{}: not created yet", f.file),
+                (Some(_), true) => println!("{}: schema current (version {})", f.file, f.known),
+                (Some(_), false) => println!(
+                    "{}: applied migration {}, schema at version {}",
+                    f.file,
+                    f.applied
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    f.known
+                ),
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let pg = Pg::connect(&config.database)?;
     let applied = migrations::migrate(&pg)?;
@@ -109,7 +129,21 @@ pub fn status(config: &Config, data: &Path) -> anyhow::Result<ExitCode> {
             "embedded SQLite in {} (set database.url or KUZET_DATABASE_URL for PostgreSQL)",
             data.display()
         );
-        return Ok(ExitCode::SUCCESS);
+        let mut current = true;
+        for f in kuzet::db::sqlite::versions(data).map_err(anyhow::Error::msg)? {
+            match f.found {
+                None => println!("{}: not created yet", f.file),
+                Some(v) => {
+                    current &= v == f.known;
+                    println!("{}: schema version {v} (this kuzet: {})", f.file, f.known);
+                }
+            }
+        }
+        return Ok(if current {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     let pg = Pg::connect(&config.database)?;
     let version = migrations::version(&pg)?;

@@ -255,6 +255,14 @@ CREATE TABLE IF NOT EXISTS idempotency (
 ) WITHOUT ROWID;
 ";
 
+/// The file's versioned migrations (`db::sqlite`); 1 is the baseline.
+pub const MIGRATIONS: &[crate::db::sqlite::SqliteMigration] =
+    &[crate::db::sqlite::SqliteMigration {
+        version: 1,
+        name: "baseline: clients, consents, idempotency keys",
+        sql: SCHEMA,
+    }];
+
 pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     // Microseconds since the epoch fit an i64 for ±292,000 years.
     i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
@@ -282,11 +290,12 @@ impl SqliteRegistry {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             RegistryError::Storage(format!("cannot create {}: {e}", data_dir.display()))
         })?;
-        let conn = Connection::open(data_dir.join(REGISTRY_FILE))?;
+        let mut conn = Connection::open(data_dir.join(REGISTRY_FILE))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
+        crate::db::sqlite::migrate(&mut conn, MIGRATIONS)
+            .map_err(|e| RegistryError::Storage(format!("{REGISTRY_FILE}: {e}")))?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

@@ -18,6 +18,7 @@ pub mod copy;
 pub mod migrations;
 pub mod registry;
 pub mod reporting;
+pub mod sqlite;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -71,8 +71,15 @@ CREATE TABLE IF NOT EXISTS report_contracts (
     batch_id      INTEGER NOT NULL,
     accepted_at   INTEGER NOT NULL
 ) WITHOUT ROWID;
-PRAGMA user_version = 1;
 ";
+
+/// The file's versioned migrations (`db::sqlite`); 1 is the baseline.
+pub const MIGRATIONS: &[crate::db::sqlite::SqliteMigration] =
+    &[crate::db::sqlite::SqliteMigration {
+        version: 1,
+        name: "baseline: runs, batches, records, accepted contracts",
+        sql: SCHEMA,
+    }];
 
 /// A store failure (the message names no personal value).
 #[derive(Debug, thiserror::Error)]
@@ -251,7 +258,7 @@ impl ReportStore {
             path: data_dir.display().to_string(),
             message: e.to_string(),
         })?;
-        let conn = Connection::open(&path).map_err(err)?;
+        let mut conn = Connection::open(&path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -259,7 +266,10 @@ impl ReportStore {
         // A batch's state is what makes a rerun exactly-once: every change is synced.
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        crate::db::sqlite::migrate(&mut conn, MIGRATIONS).map_err(|e| StoreError {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
         Ok(ReportStore {
             conn: Some(Mutex::new(conn)),
             pg: None,

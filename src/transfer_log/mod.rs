@@ -70,7 +70,7 @@ pub use entry::{
 pub use keys::{Keys, MASTER_KEY_FILE, NO_SUBJECT};
 pub use postgres::PgBackend;
 pub use query::{EntryView, Order, Page, Query};
-pub use sqlite::{SQLITE_FILE, SqliteBackend};
+pub use sqlite::{MIGRATIONS as SQLITE_MIGRATIONS, SQLITE_FILE, SqliteBackend};
 pub use verify::{
     VerifyError, VerifyFailure, VerifyOptions, VerifySummary, verify, verify_data_dir,
     verify_data_dir_with, verify_json, verify_with,

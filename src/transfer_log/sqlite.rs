@@ -82,8 +82,16 @@ CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
-PRAGMA user_version = 3;
 ";
+
+/// The file's versioned migrations (`db::sqlite`). Versions 1 and 2 predate the versioning;
+/// 3, the baseline, brings a file at either up to date.
+pub const MIGRATIONS: &[crate::db::sqlite::SqliteMigration] =
+    &[crate::db::sqlite::SqliteMigration {
+        version: 3,
+        name: "baseline: entries, subject keys, checkpoints",
+        sql: SCHEMA,
+    }];
 
 /// Entries committed between two checkpoint requests: about 1-2 MB of WAL for small entries.
 const CHECKPOINT_EVERY: usize = 4096;
@@ -230,7 +238,7 @@ impl SqliteBackend {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        let conn = Connection::open(data_dir.join(SQLITE_FILE)).map_err(storage)?;
+        let mut conn = Connection::open(data_dir.join(SQLITE_FILE)).map_err(storage)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(storage)?;
         // WAL lets auditors read beside the writer; FULL syncs the WAL at every commit, which
@@ -250,7 +258,8 @@ impl SqliteBackend {
             .map_err(storage)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
             .map_err(storage)?;
-        conn.execute_batch(SCHEMA).map_err(storage)?;
+        crate::db::sqlite::migrate(&mut conn, MIGRATIONS)
+            .map_err(|e| LogError::Storage(format!("{SQLITE_FILE}: {e}")))?;
         let checkpointer = Checkpointer::start(&data_dir.join(SQLITE_FILE))?;
         Ok(SqliteBackend {
             conn,
