@@ -69,6 +69,34 @@ fn draft(who: &Iin, n: usize) -> EntryDraft {
     d
 }
 
+/// About `iters` appends from [`APPENDERS`] tasks per log; the time scaled to `iters`.
+async fn appenders(logs: Vec<TransferLog>, people: Arc<Vec<Iin>>, iters: u64) -> Duration {
+    let appenders = APPENDERS * logs.len();
+    let per = (iters as usize).div_ceil(appenders);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..appenders)
+        .map(|t| {
+            let log = logs[t % logs.len()].clone();
+            let people = people.clone();
+            tokio::spawn(async move {
+                for i in 0..per {
+                    let n = t * 7919 + i * appenders;
+                    log.append(draft(&people[n % SUBJECTS], n))
+                        .await
+                        .expect("append");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    // Scaled to the requested count (per × appenders may exceed it by < appenders).
+    started
+        .elapsed()
+        .mul_f64(iters as f64 / (per * appenders) as f64)
+}
+
 fn append(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -81,35 +109,8 @@ fn append(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.sample_size(20);
     group.bench_function("append_32_appenders", |b| {
-        b.to_async(&rt).iter_custom(|iters| {
-            let log = log.clone();
-            let people = people.clone();
-            async move {
-                let per = (iters as usize).div_ceil(APPENDERS);
-                let started = Instant::now();
-                let tasks: Vec<_> = (0..APPENDERS)
-                    .map(|t| {
-                        let log = log.clone();
-                        let people = people.clone();
-                        tokio::spawn(async move {
-                            for i in 0..per {
-                                let n = t * 7919 + i * APPENDERS;
-                                log.append(draft(&people[n % SUBJECTS], n))
-                                    .await
-                                    .expect("append");
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.expect("task");
-                }
-                // Scaled to the requested count (per * 32 may exceed it by < 32).
-                started
-                    .elapsed()
-                    .mul_f64(iters as f64 / (per * APPENDERS) as f64)
-            }
-        })
+        b.to_async(&rt)
+            .iter_custom(|iters| appenders(vec![log.clone()], people.clone(), iters))
     });
     group.finish();
     rt.block_on(log.close());
@@ -251,35 +252,8 @@ fn append_postgres(c: &mut Criterion) {
             })
             .collect();
         group.bench_function(format!("append_postgres_{replicas}_replicas"), |b| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let logs = logs.clone();
-                let people = people.clone();
-                async move {
-                    let appenders = APPENDERS * logs.len();
-                    let per = (iters as usize).div_ceil(appenders);
-                    let started = Instant::now();
-                    let tasks: Vec<_> = (0..appenders)
-                        .map(|t| {
-                            let log = logs[t % logs.len()].clone();
-                            let people = people.clone();
-                            tokio::spawn(async move {
-                                for i in 0..per {
-                                    let n = t * 7919 + i * appenders;
-                                    log.append(draft(&people[n % SUBJECTS], n))
-                                        .await
-                                        .expect("append");
-                                }
-                            })
-                        })
-                        .collect();
-                    for t in tasks {
-                        t.await.expect("task");
-                    }
-                    started
-                        .elapsed()
-                        .mul_f64(iters as f64 / (per * appenders) as f64)
-                }
-            })
+            b.to_async(&rt)
+                .iter_custom(|iters| appenders(logs.clone(), people.clone(), iters))
         });
         for log in logs {
             rt.block_on(log.close());

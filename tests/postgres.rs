@@ -53,6 +53,16 @@ fn open_log(db: &TestDb, data: &std::path::Path) -> TransferLog {
     .expect("open the log")
 }
 
+/// Two replicas' logs on one schema (their data directories under `dir`, the same keys);
+/// the first's data directory.
+fn two_logs(db: &TestDb, dir: &std::path::Path) -> (std::path::PathBuf, TransferLog, TransferLog) {
+    let (a_dir, b_dir) = (dir.join("a"), dir.join("b"));
+    let a = open_log(db, &a_dir);
+    share_keys(&a_dir, &b_dir);
+    let b = open_log(db, &b_dir);
+    (a_dir, a, b)
+}
+
 fn verify_db(db: &TestDb, data: &std::path::Path) -> kuzet::transfer_log::VerifySummary {
     let mut backend = PgBackend::new(db.replica(data));
     let options = VerifyOptions {
@@ -68,10 +78,7 @@ async fn replicas_appending_at_once_make_one_gapless_verifiable_chain() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
-    let a = open_log(&db, &a_dir);
-    share_keys(&a_dir, &b_dir);
-    let b = open_log(&db, &b_dir);
+    let (a_dir, a, b) = two_logs(&db, dir.path());
 
     // 2 replicas × 8 appenders × 60 entries, with bodies under 12 subjects.
     let mut tasks = Vec::new();
@@ -113,7 +120,7 @@ async fn replicas_appending_at_once_make_one_gapless_verifiable_chain() {
 
     // Every body decrypts on either replica.
     let a = open_log(&db, &a_dir);
-    let b = open_log(&db, &b_dir);
+    let b = open_log(&db, &dir.path().join("b"));
     for seq in [1u64, 480, 960] {
         let entry = a
             .read(move |backend| {
@@ -140,10 +147,7 @@ async fn an_erasure_through_one_replica_is_honoured_by_the_other() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
-    let a = open_log(&db, &a_dir);
-    share_keys(&a_dir, &b_dir);
-    let b = open_log(&db, &b_dir);
+    let (a_dir, a, b) = two_logs(&db, dir.path());
     let subject = person(3);
 
     // Replica a logs (and caches the key of) the subject.

@@ -28,7 +28,7 @@ use super::backend::Head;
 use super::checkpoint::Checkpoint;
 use super::entry::{COLUMNS, ENCODED_COLUMNS, from_micros, micros};
 use super::query::{Order, Query};
-use super::sqlite::{decode_columns, encode_columns};
+use super::sqlite::{CP_COLUMNS, checkpoint_from_values, decode_columns, encode_columns};
 use super::{Batch, BodyEntry, EncodedRow, Entry, LogBackend, LogError, RowError, WrappedKey};
 use crate::db::{Pg, PgConn, pg_error};
 
@@ -107,32 +107,8 @@ fn corrupt(e: RowError) -> LogError {
 }
 
 fn checkpoint_from_row(row: &Row) -> Result<Checkpoint, LogError> {
-    let seq: i64 = row.try_get(0).map_err(storage)?;
-    let bad = |what: &str| LogError::Corrupt {
-        seq: seq.max(0) as u64,
-        reason: format!("checkpoint {what}"),
-    };
-    let bytes = |i: usize| -> Result<Vec<u8>, LogError> {
-        row.try_get::<_, Vec<u8>>(i)
-            .map_err(|_| bad("is not a blob"))
-    };
-    Ok(Checkpoint {
-        seq: u64::try_from(seq).map_err(|_| bad("seq is negative"))?,
-        hash: bytes(1)?
-            .try_into()
-            .map_err(|_| bad("hash is not 32 bytes"))?,
-        at: from_micros(row.try_get(2).map_err(|_| bad("time is not an integer"))?)
-            .ok_or_else(|| bad("time is out of range"))?,
-        public_key: bytes(3)?
-            .try_into()
-            .map_err(|_| bad("public key is not 32 bytes"))?,
-        signature: bytes(4)?
-            .try_into()
-            .map_err(|_| bad("signature is not 64 bytes"))?,
-    })
+    checkpoint_from_values(|i| value(row, i))
 }
-
-const CP_COLUMNS: &str = "seq, hash, at, public_key, signature";
 
 /// The writers' lock. The tip is read by the NEXT statement: a statement that waited for the
 /// lock still reads from the snapshot it started with (READ COMMITTED), which would miss the

@@ -414,6 +414,46 @@ pub(crate) fn decode_columns<'a>(c: impl Fn(usize) -> ValueRef<'a>) -> Result<En
     inner().map_err(|reason| RowError { seq, reason })
 }
 
+/// A stored checkpoint from its column values in [`CP_COLUMNS`] order (either backend).
+pub(crate) fn checkpoint_from_values<'a>(
+    c: impl Fn(usize) -> ValueRef<'a>,
+) -> Result<Checkpoint, LogError> {
+    let seq = match c(0) {
+        ValueRef::Integer(i) => i,
+        _ => {
+            return Err(LogError::Corrupt {
+                seq: 0,
+                reason: "checkpoint seq is not an integer".into(),
+            });
+        }
+    };
+    let bad = |what: &str| LogError::Corrupt {
+        seq: seq.max(0) as u64,
+        reason: format!("checkpoint {what}"),
+    };
+    let bytes = |i: usize| match c(i) {
+        ValueRef::Blob(b) => Ok(b),
+        _ => Err(bad("is not a blob")),
+    };
+    let at = match c(2) {
+        ValueRef::Integer(i) => i,
+        _ => return Err(bad("time is not an integer")),
+    };
+    Ok(Checkpoint {
+        seq: u64::try_from(seq).map_err(|_| bad("seq is negative"))?,
+        hash: bytes(1)?
+            .try_into()
+            .map_err(|_| bad("hash is not 32 bytes"))?,
+        at: from_micros(at).ok_or_else(|| bad("time is out of range"))?,
+        public_key: bytes(3)?
+            .try_into()
+            .map_err(|_| bad("public key is not 32 bytes"))?,
+        signature: bytes(4)?
+            .try_into()
+            .map_err(|_| bad("signature is not 64 bytes"))?,
+    })
+}
+
 /// The hash input of a stored row, straight from its values into `buf` (no decoding, no
 /// allocation once `buf` has grown).
 fn encode_row<'a>(row: &Row<'_>, buf: &'a mut Vec<u8>) -> EncodedRow<'a> {
@@ -457,7 +497,7 @@ pub(crate) fn encode_columns<'a, 'v>(
     }
 }
 
-const CP_COLUMNS: &str = "seq, hash, at, public_key, signature";
+pub(crate) const CP_COLUMNS: &str = "seq, hash, at, public_key, signature";
 
 fn insert_checkpoint(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint) -> Result<(), LogError> {
     tx.prepare_cached(
@@ -489,28 +529,9 @@ impl SqliteBackend {
         .map_err(storage)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(storage)? {
-            let seq: i64 = row.get(0).map_err(storage)?;
-            let bad = |what: &str| LogError::Corrupt {
-                seq: seq as u64,
-                reason: format!("checkpoint {what}"),
-            };
-            let bytes = |i: usize| -> Result<Vec<u8>, LogError> {
-                row.get::<_, Vec<u8>>(i).map_err(|_| bad("is not a blob"))
-            };
-            out.push(Checkpoint {
-                seq: u64::try_from(seq).map_err(|_| bad("seq is negative"))?,
-                hash: bytes(1)?
-                    .try_into()
-                    .map_err(|_| bad("hash is not 32 bytes"))?,
-                at: from_micros(row.get(2).map_err(|_| bad("time is not an integer"))?)
-                    .ok_or_else(|| bad("time is out of range"))?,
-                public_key: bytes(3)?
-                    .try_into()
-                    .map_err(|_| bad("public key is not 32 bytes"))?,
-                signature: bytes(4)?
-                    .try_into()
-                    .map_err(|_| bad("signature is not 64 bytes"))?,
-            });
+            out.push(checkpoint_from_values(|i| {
+                row.get_ref(i).unwrap_or(ValueRef::Null)
+            })?);
         }
         Ok(out)
     }
