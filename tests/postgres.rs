@@ -584,3 +584,41 @@ fn tls_to_postgres_is_rustls_verified_against_the_configured_ca() {
     .expect_err("an unknown issuer");
     assert!(refused.to_string().contains("TLS"), "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_comes_back_after_its_database_sessions_are_killed_without_a_gap() {
+    let Some(db) = TestDb::new("sessions_killed") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open_log(&db, dir.path());
+    for i in 0..10u16 {
+        log.append(draft(Kind::Out, Some(person(i)), Some(b"before")))
+            .await
+            .expect("append");
+    }
+    assert!(db.kill_sessions() >= 1, "the writer's session was found");
+    // The first append after may find its connection dead (refused: nothing stored, the
+    // caller gets log_unavailable); the writer then takes a new one.
+    let mut stored = 10;
+    let mut refused = 0;
+    for i in 0..20u16 {
+        match log
+            .append(draft(Kind::In, Some(person(i)), Some(b"after")))
+            .await
+        {
+            Ok(a) => {
+                stored += 1;
+                assert_eq!(a.seq, stored, "no gap after a refused append");
+            }
+            Err(kuzet::transfer_log::LogError::Unavailable(_)) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(refused <= 1, "{refused} appends refused");
+    // Readiness holds a failed batch against the log for a while (a balancer backs off).
+    assert_eq!(log.probe().await.is_err(), refused == 1, "{refused}");
+    log.close().await;
+    let summary = verify_db(&db, dir.path());
+    assert_eq!(summary.last_seq, stored);
+}

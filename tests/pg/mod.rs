@@ -41,7 +41,8 @@ impl TestDb {
             .expect("create schema");
         drop(conn);
         let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        // The schema's own application name lets a test find (and kill) its sessions.
+        let url = format!("{base}{sep}options=-csearch_path%3D{schema}&application_name={schema}");
         Some(TestDb { admin, schema, url })
     }
 
@@ -71,6 +72,16 @@ impl TestDb {
             })
             .expect("query")
             .get(0)
+    }
+
+    /// Ends every session of the test's replicas (what a database failover or restart does to
+    /// them); returns how many there were.
+    pub fn kill_sessions(&self) -> i64 {
+        self.count(&format!(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = '{}'",
+            self.schema
+        ))
     }
 
     /// Runs statements on the test's schema.
