@@ -339,9 +339,22 @@ fn a_replica_with_other_keys_is_refused_before_it_writes() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let _first = db.replica(&dir.path().join("a"));
-    let err =
-        kuzet::db::Database::open(&db.config(), &dir.path().join("b")).expect_err("other keys");
-    assert!(err.to_string().contains("master.key"), "{err}");
+    // No keys: refused, and none made.
+    let bare = dir.path().join("b");
+    std::fs::create_dir_all(&bare).expect("dir");
+    let err = kuzet::db::Database::open(&db.config(), &bare).expect_err("no keys");
+    assert!(err.to_string().contains("has no master.key"), "{err}");
+    assert!(!bare.join("master.key").exists());
+    // Other keys: refused.
+    let other = dir.path().join("c");
+    kuzet::transfer_log::Keys::open(&other).expect("keys");
+    kuzet::transfer_log::CheckpointSigner::open(&other).expect("signer");
+    let err = kuzet::db::Database::open(&db.config(), &other).expect_err("other keys");
+    assert!(
+        err.to_string().contains("master.key is not the one"),
+        "{err}"
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries"), 0);
 }
 
 #[test]

@@ -305,6 +305,27 @@ impl Database {
 /// master key and checkpoint key in the database: a replica with other keys would write
 /// bodies nobody else can read and checkpoints under another key.
 pub fn check_keys(pg: &Pg, data_dir: &Path) -> Result<(), DbError> {
+    // A database that has its keys already: a data directory without them must not make new
+    // ones (they would be refused anyway, and left behind).
+    let recorded = {
+        let conn = pg.conn()?;
+        pg.block(conn.query_one("SELECT COUNT(*) FROM kuzet_meta", &[]))
+            .map_err(|e| DbError(pg_error(&e)))?
+            .get::<_, i64>(0)
+    };
+    for file in [
+        crate::transfer_log::MASTER_KEY_FILE,
+        crate::transfer_log::checkpoint::CHECKPOINT_KEY_FILE,
+    ] {
+        if recorded > 0 && !data_dir.join(file).exists() {
+            return Err(DbError(format!(
+                "{} has no {file}, and {} was started with keys: copy master.key and \
+                 checkpoint.key (0600) from another replica's data directory",
+                data_dir.display(),
+                pg.shown()
+            )));
+        }
+    }
     let keys = crate::transfer_log::Keys::open(data_dir).map_err(|e| DbError(e.to_string()))?;
     let signer = crate::transfer_log::CheckpointSigner::open(data_dir)
         .map_err(|e| DbError(e.to_string()))?;
