@@ -299,8 +299,12 @@ impl App {
         for &role in Role::ALL {
             let name = format!("demo-{}", role.as_str());
             let token = crate::registry::new_token()?;
-            registry.add_client(&name, role, &token)?;
-            created.push((name, role, token));
+            match registry.add_client(&name, role, &token) {
+                Ok(_) => created.push((name, role, token)),
+                // Another replica on the same database made it meanwhile.
+                Err(crate::registry::RegistryError::DuplicateClient(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(created)
     }
