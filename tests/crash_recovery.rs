@@ -2,59 +2,18 @@
 //! chain verifies, every request that got a 200 has its OUT and IN entries, and the chain goes
 //! on from where it stopped.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use std::process::Command;
+
+use common::ServeProcess;
 use kuzet::transfer_log::{Kind, TransferLog};
 use serde_json::json;
 
-struct Gateway {
-    child: Child,
-    url: String,
-    token: Option<String>,
-}
-
-fn start(data: &std::path::Path, config: &std::path::Path) -> Gateway {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kuzet"))
-        .arg("--data")
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        .args(["serve", "--mock-upstreams"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start kuzet");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut url = None;
-    let mut token = None;
-    // The demo tokens are printed after the listening line, and the curl example ends the
-    // block: read until the example (first start) or just the listening line (restart).
-    while let Some(Ok(line)) = lines.next() {
-        if let Some(u) = line.strip_prefix("kuzet listening on ") {
-            url = Some(u.to_owned());
-            if data.join(".started").exists() {
-                break;
-            }
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words.first() == Some(&"demo-underwriting") {
-            token = words.get(2).map(|t| (*t).to_owned());
-        }
-        if line.starts_with("  curl") {
-            break;
-        }
-    }
-    std::fs::write(data.join(".started"), b"").expect("marker");
-    // Keep draining stdout so the gateway never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Gateway {
-        child,
-        url: url.expect("the gateway printed its address"),
-        token,
-    }
+/// The gateway on `data`; the first start (an empty registry) prints the demo tokens.
+fn start(data: &std::path::Path, config: &std::path::Path) -> ServeProcess {
+    let first = !data.join(kuzet::registry::REGISTRY_FILE).exists();
+    ServeProcess::start(data, config, &[], first)
 }
 
 fn assert_log_verifies(data: &std::path::Path) {
@@ -144,8 +103,7 @@ async fn sigkill_with_requests_in_flight_loses_no_acknowledged_transfer() {
         }
     }
     let mut gw = gw;
-    gw.child.kill().expect("SIGKILL");
-    gw.child.wait().expect("reaped");
+    gw.kill();
 
     let mut acknowledged = Vec::new();
     for t in tasks {
@@ -173,8 +131,7 @@ async fn sigkill_with_requests_in_flight_loses_no_acknowledged_transfer() {
         .expect("request after restart");
     assert_eq!(r.status(), 200);
     let mut gw2 = gw2;
-    gw2.child.kill().expect("kill");
-    gw2.child.wait().expect("reaped");
+    gw2.kill();
 
     assert_log_verifies(&data);
 

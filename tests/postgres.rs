@@ -41,7 +41,10 @@ fn draft(kind: Kind, subject: Option<Iin>, body: Option<&[u8]>) -> EntryDraft {
 }
 
 fn open_log(db: &TestDb, data: &std::path::Path) -> TransferLog {
-    let pg = db.replica(data);
+    log_on(data, db.replica(data))
+}
+
+fn log_on(data: &std::path::Path, pg: std::sync::Arc<kuzet::db::Pg>) -> TransferLog {
     TransferLog::open_postgres(
         data,
         pg,
@@ -56,10 +59,8 @@ fn open_log(db: &TestDb, data: &std::path::Path) -> TransferLog {
 /// Two replicas' logs on one schema (their data directories under `dir`, the same keys);
 /// the first's data directory.
 fn two_logs(db: &TestDb, dir: &std::path::Path) -> (std::path::PathBuf, TransferLog, TransferLog) {
-    let (a_dir, b_dir) = (dir.join("a"), dir.join("b"));
-    let a = open_log(db, &a_dir);
-    share_keys(&a_dir, &b_dir);
-    let b = open_log(db, &b_dir);
+    let [(a_dir, a), (b_dir, b)] = db.two_replicas(dir);
+    let (a, b) = (log_on(&a_dir, a), log_on(&b_dir, b));
     (a_dir, a, b)
 }
 
@@ -215,10 +216,11 @@ fn consents_clients_and_idempotency_keys_are_the_same_for_every_replica() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
-    let a = kuzet::db::registry::PgRegistry::new(db.replica(&a_dir));
-    share_keys(&a_dir, &b_dir);
-    let b = kuzet::db::registry::PgRegistry::new(db.replica(&b_dir));
+    let [(a_dir, a), (_, b)] = db.two_replicas(dir.path());
+    let (a, b) = (
+        kuzet::db::registry::PgRegistry::new(a),
+        kuzet::db::registry::PgRegistry::new(b),
+    );
 
     // Clients: added through one, known to the other; a name is taken once.
     let token = kuzet::registry::new_token().expect("token");
@@ -363,10 +365,11 @@ fn the_reporting_lock_admits_one_replica_at_a_time() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
-    let a = kuzet::db::reporting::PgReportStore::new(db.replica(&a_dir));
-    share_keys(&a_dir, &b_dir);
-    let b = kuzet::db::reporting::PgReportStore::new(db.replica(&b_dir));
+    let [(_, a), (_, b)] = db.two_replicas(dir.path());
+    let (a, b) = (
+        kuzet::db::reporting::PgReportStore::new(a),
+        kuzet::db::reporting::PgReportStore::new(b),
+    );
     let held = a.try_lock_run().expect("lock").expect("a gets it");
     assert!(b.try_lock_run().expect("lock").is_none(), "b waits");
     assert!(

@@ -7,74 +7,12 @@ mod common;
 mod pg;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use common::ServeProcess;
 use pg::{TestDb, share_keys};
 use serde_json::{Value, json};
-
-struct Replica {
-    child: Child,
-    url: String,
-    /// The demo underwriting token, when this replica created the demo clients.
-    token: Option<String>,
-}
-
-impl Replica {
-    fn start(data: &Path, config: &Path, db: &TestDb, first: bool) -> Replica {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kuzet"))
-            .arg("--data")
-            .arg(data)
-            .arg("--config")
-            .arg(config)
-            .args(["serve", "--mock-upstreams"])
-            .env("KUZET_DATABASE_URL", &db.url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start kuzet");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let (mut url, mut token) = (None, None);
-        // The first replica prints the demo tokens after the listening line and ends the block
-        // with the curl example; a later one finds the clients and prints only the address.
-        while let Some(Ok(line)) = lines.next() {
-            if let Some(u) = line.strip_prefix("kuzet listening on ") {
-                url = Some(u.to_owned());
-                if !first {
-                    break;
-                }
-            }
-            let words: Vec<&str> = line.split_whitespace().collect();
-            if words.first() == Some(&"demo-underwriting") {
-                token = words.get(2).map(|t| (*t).to_owned());
-            }
-            if line.starts_with("  curl") {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        Replica {
-            child,
-            url: url.expect("the replica printed its address"),
-            token,
-        }
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn config_file(dir: &Path, latency_ms: u64) -> PathBuf {
     let contracts = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
@@ -178,12 +116,12 @@ async fn credit_report(
 }
 
 /// Two replicas started on one schema, the second with the first's keys.
-fn two_replicas(db: &TestDb, dir: &Path, latency_ms: u64) -> (Replica, Replica, PathBuf) {
+fn two_replicas(db: &TestDb, dir: &Path, latency_ms: u64) -> (ServeProcess, ServeProcess, PathBuf) {
     let config = config_file(dir, latency_ms);
     let (a_dir, b_dir) = (dir.join("a"), dir.join("b"));
-    let a = Replica::start(&a_dir, &config, db, true);
+    let a = ServeProcess::start(&a_dir, &config, &[("KUZET_DATABASE_URL", &db.url)], true);
     share_keys(&a_dir, &b_dir);
-    let b = Replica::start(&b_dir, &config, db, false);
+    let b = ServeProcess::start(&b_dir, &config, &[("KUZET_DATABASE_URL", &db.url)], false);
     assert!(b.token.is_none(), "the second replica found the clients");
     (a, b, a_dir)
 }

@@ -25,9 +25,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     (
         crate::transfer_log::SQLITE_FILE,
         "entries",
-        "seq, transfer_id, at, kind, recipient, operation, caller, purpose, legal_basis, \
-         consent_id, reference, subject, fields, dropped, denied, body_digest, body_nonce, body, \
-         upstream, outcome, latency_ms, prev_hash, hash",
+        crate::transfer_log::ENTRY_COLUMNS,
     ),
     (
         crate::transfer_log::SQLITE_FILE,
@@ -37,7 +35,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     (
         crate::transfer_log::SQLITE_FILE,
         "checkpoints",
-        "seq, hash, at, public_key, signature",
+        crate::transfer_log::CHECKPOINT_COLUMNS,
     ),
     (
         crate::registry::REGISTRY_FILE,

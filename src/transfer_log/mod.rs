@@ -64,12 +64,15 @@ mod writer;
 
 pub use backend::{Batch, BodyEntry, EncodedRow, Head, LogBackend, RowError, WrappedKey};
 pub use checkpoint::{Checkpoint, CheckpointPolicy, CheckpointSigner};
+/// The stored columns of entries and of checkpoints, in their stored order (for `db copy`).
+pub(crate) use entry::COLUMNS as ENTRY_COLUMNS;
 pub use entry::{
     Appended, Entry, EntryDraft, Kind, SealedBody, StagedEntry, canonical_encoding, entry_hash,
 };
 pub use keys::{Keys, MASTER_KEY_FILE, NO_SUBJECT};
 pub use postgres::PgBackend;
 pub use query::{EntryView, Order, Page, Query};
+pub(crate) use sqlite::CP_COLUMNS as CHECKPOINT_COLUMNS;
 pub use sqlite::{MIGRATIONS as SQLITE_MIGRATIONS, SQLITE_FILE, SqliteBackend};
 pub use verify::{
     VerifyError, VerifyFailure, VerifyOptions, VerifySummary, verify, verify_data_dir,

@@ -399,3 +399,77 @@ pub fn stdout(o: &std::process::Output) -> String {
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A running `kuzet serve --mock-upstreams` process (stderr discarded, stdout drained after
+/// start). Killed when dropped.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    /// The listener's base URL.
+    pub url: String,
+    /// The demo underwriting token, when this start created the demo clients.
+    pub token: Option<String>,
+}
+
+impl ServeProcess {
+    /// Starts `kuzet --data DATA --config CONFIG serve --mock-upstreams` with `env`, and reads
+    /// its stdout up to the listening line, or, when `demo_tokens` (an empty registry: it prints
+    /// them), up to the end of the demo block (the curl example).
+    pub fn start(
+        data: &std::path::Path,
+        config: &std::path::Path,
+        env: &[(&str, &str)],
+        demo_tokens: bool,
+    ) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kuzet"))
+            .arg("--data")
+            .arg(data)
+            .arg("--config")
+            .arg(config)
+            .args(["serve", "--mock-upstreams"])
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start kuzet");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let (mut url, mut token) = (None, None);
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(u) = line.strip_prefix("kuzet listening on ") {
+                url = Some(u.to_owned());
+                if !demo_tokens {
+                    break;
+                }
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.first() == Some(&"demo-underwriting") {
+                token = words.get(2).map(|t| (*t).to_owned());
+            }
+            if line.starts_with("  curl") {
+                break;
+            }
+        }
+        // Keep draining stdout so the gateway never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ServeProcess {
+            child,
+            url: url.expect("the gateway printed its address"),
+            token,
+        }
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

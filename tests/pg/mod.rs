@@ -61,6 +61,16 @@ impl TestDb {
         }
     }
 
+    /// Two replicas' pools on the test's schema, their data directories `DIR/a` and `DIR/b`
+    /// holding the same keys (the first replica's).
+    pub fn two_replicas(&self, dir: &Path) -> [(std::path::PathBuf, Arc<Pg>); 2] {
+        let (a_dir, b_dir) = (dir.join("a"), dir.join("b"));
+        let a = self.replica(&a_dir);
+        share_keys(&a_dir, &b_dir);
+        let b = self.replica(&b_dir);
+        [(a_dir, a), (b_dir, b)]
+    }
+
     /// One number from a query on the test's schema.
     pub fn count(&self, sql: &str) -> i64 {
         let conn = self.admin.conn().expect("connection");
