@@ -12,7 +12,7 @@ use kuzet::transfer_log::proof::{self, Proof};
 use std::sync::Arc;
 
 use kuzet::db::Pg;
-use kuzet::transfer_log::{PgBackend, VerifyOptions, verify_data_dir_with};
+use kuzet::transfer_log::VerifyOptions;
 
 /// Parses `--public-key`.
 pub fn public_key(hex_key: Option<&str>) -> anyhow::Result<Option<[u8; 32]>> {
@@ -55,17 +55,7 @@ pub fn verify(
             .map(|p| read_checkpoint(p))
             .collect::<anyhow::Result<_>>()?,
     };
-    let result = match pg {
-        None => verify_data_dir_with(data, options),
-        Some(pg) => {
-            let mut options = options;
-            if options.public_key.is_none() {
-                options.public_key =
-                    kuzet::transfer_log::checkpoint::data_dir_public_key(data).unwrap_or(None);
-            }
-            kuzet::transfer_log::verify_with(&mut PgBackend::new(pg.clone()), &options)
-        }
-    };
+    let result = kuzet::transfer_log::verify_log(data, pg.cloned(), options);
     if json {
         println!(
             "{}",

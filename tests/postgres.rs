@@ -476,6 +476,11 @@ async fn an_embedded_deployment_moves_to_postgres_with_its_chain_clients_and_con
         .await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert_eq!(replica.app.gateway.log().tip().expect("tip").0, 8);
+    // The auditors' verification reads the shared database too.
+    let verified = replica.audit("/v1/log/verify").await;
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+    assert_eq!(verified.body["ok"], true, "{:?}", verified.body);
+    assert_eq!(verified.body["last_seq"], 8, "{:?}", verified.body);
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use crate::contract::Role;
 use crate::registry::Client;
 use crate::transfer_log::query::{MAX_PAGE, parse_cursor, parse_instant, parse_kind};
 use crate::transfer_log::{
-    EntryView, LogError, Page, Query, TransferLog, VerifyError, VerifySummary, verify_data_dir,
+    EntryView, LogError, Page, Query, TransferLog, VerifyError, VerifySummary,
 };
 
 /// An authenticated caller with the auditor role: 401 without a valid token, 403
@@ -244,16 +244,8 @@ fn read_failed(e: LogError) -> AppError {
 pub async fn verify_chain(state: &AppState) -> Result<VerifySummary, VerifyError> {
     let data_dir = state.data_dir.clone();
     let shared = state.gateway.log().shared_database();
-    tokio::task::spawn_blocking(move || match shared {
-        None => verify_data_dir(&data_dir),
-        Some(pg) => {
-            let options = crate::transfer_log::VerifyOptions {
-                public_key: crate::transfer_log::checkpoint::data_dir_public_key(&data_dir)
-                    .map_err(VerifyError::Log)?,
-                ..Default::default()
-            };
-            crate::transfer_log::verify_with(&mut crate::transfer_log::PgBackend::new(pg), &options)
-        }
+    tokio::task::spawn_blocking(move || {
+        crate::transfer_log::verify_log(&data_dir, shared, Default::default())
     })
     .await
     .unwrap_or_else(|_| {

@@ -76,7 +76,7 @@ pub(crate) use sqlite::CP_COLUMNS as CHECKPOINT_COLUMNS;
 pub use sqlite::{MIGRATIONS as SQLITE_MIGRATIONS, SQLITE_FILE, SqliteBackend};
 pub use verify::{
     VerifyError, VerifyFailure, VerifyOptions, VerifySummary, verify, verify_data_dir,
-    verify_data_dir_with, verify_json, verify_with,
+    verify_data_dir_with, verify_json, verify_log, verify_with,
 };
 pub use writer::{BATCH_CAP, TransferLog};
 

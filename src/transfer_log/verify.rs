@@ -166,6 +166,23 @@ pub fn verify_data_dir_with(
     with_checkpoints(&mut backend, stored, chain, &options)
 }
 
+/// Verifies the log a data directory's gateway writes: its SQLite file, or, when the replicas
+/// share one, the PostgreSQL database's. The checkpoint key is the data directory's unless
+/// `options` pins one.
+pub fn verify_log(
+    data_dir: &Path,
+    shared: Option<std::sync::Arc<crate::db::Pg>>,
+    mut options: VerifyOptions,
+) -> Result<VerifySummary, VerifyError> {
+    let Some(pg) = shared else {
+        return verify_data_dir_with(data_dir, options);
+    };
+    if options.public_key.is_none() {
+        options.public_key = data_dir_public_key(data_dir)?;
+    }
+    verify_with(&mut super::PgBackend::new(pg), &options)
+}
+
 /// Verifies the whole chain of `backend` and its checkpoints (see [`VerifyOptions`]).
 pub fn verify_with(
     backend: &mut dyn LogBackend,
