@@ -170,6 +170,50 @@ async fn roles_tokens_purposes_and_operations_are_checked() {
     assert_eq!((a.status, a.code()), (404, "unknown_operation"));
     let a = app.post("/v1/exchange/cia/credit-report", uw, &body).await;
     assert_eq!((a.status, a.code()), (404, "unknown_operation"));
+    // The operation is looked up before the body is read: whatever an unknown operation is
+    // sent, it is told it does not exist.
+    for raw in [&b"{}"[..], b"not json", b""] {
+        let a = app
+            .post_raw("/v1/exchange/fcb/everything", uw, raw.to_vec())
+            .await;
+        assert_eq!(
+            (a.status, a.code()),
+            (404, "unknown_operation"),
+            "{}",
+            a.body
+        );
+    }
+    // Without a token the caller learns nothing about operations.
+    let a = app
+        .post_raw("/v1/exchange/fcb/everything", None, b"{}".to_vec())
+        .await;
+    assert_eq!((a.status, a.code()), (401, "unauthenticated"));
+    assert_eq!(app.mock().calls(), 0);
+}
+
+#[tokio::test]
+async fn a_method_a_route_does_not_take_is_405_in_the_api_shape() {
+    let app = TestApp::spawn().await;
+    let a = app.get(PATH, Some(app.token(Role::Underwriting))).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (405, "method_not_allowed"),
+        "{}",
+        a.body
+    );
+    let resp = reqwest::Client::new()
+        .delete(app.url("/v1/consents"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(
+        resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST"),
+        "the methods the route takes"
+    );
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "method_not_allowed");
     assert_eq!(app.mock().calls(), 0);
 }
 
@@ -190,6 +234,17 @@ async fn malformed_and_oversized_bodies() {
     assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
     let a = app.post(PATH, uw, &json!({"data": {}})).await;
     assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
+    // A missing member is named by its own path.
+    assert_eq!(a.body["error"]["fields"], json!(["purpose"]), "{}", a.body);
+    let a = app
+        .post(
+            "/v1/consents",
+            uw,
+            &json!({"subject_iin": demo_iin(), "recipients": ["fcb"]}),
+        )
+        .await;
+    assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
+    assert_eq!(a.body["error"]["fields"], json!(["purposes"]), "{}", a.body);
     let a = app
         .post(
             PATH,

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::registry::Reservation;
 
 use super::limits::RequestId;
-use super::{AppError, AppState, Caller, JsonBody};
+use super::{AppError, AppState, Caller, RawBody, parse_json};
 use crate::gateway::ExchangeRequest;
 
 /// The request body: the envelope is fixed, `data` is checked field by field against the
@@ -56,8 +56,21 @@ pub async fn exchange(
     Path((recipient, operation)): Path<(String, String)>,
     request_id: Option<Extension<RequestId>>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<ExchangeBody>,
+    RawBody(body): RawBody,
 ) -> Result<Response, AppError> {
+    // The operation before the body: a request to an operation that does not exist is told
+    // so (404), whatever it carries.
+    if state
+        .gateway
+        .contracts()
+        .operation(&recipient, &operation)
+        .is_none()
+    {
+        return Err(AppError::unknown_operation(format!(
+            "no operation {recipient}/{operation} in the contracts"
+        )));
+    }
+    let body: ExchangeBody = parse_json(&body)?;
     // In its own task: a caller who hangs up, or the request timeout, must not cut the
     // transfer between its OUT and IN entries (or an idempotent write before its answer is
     // stored). A graceful shutdown waits for these tasks.

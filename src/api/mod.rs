@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(audit_page::routes())
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.limits.clone(),
@@ -114,6 +115,15 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn fallback() -> AppError {
     AppError::not_found("no such route")
+}
+
+/// A route that exists, asked with a method it does not take: the API's error shape too.
+async fn method_not_allowed(method: axum::http::Method) -> AppError {
+    AppError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this route does not take {method}"),
+    )
 }
 
 /// The authenticated caller: the client whose bearer token came with the request.
@@ -202,14 +212,29 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::body_too_large(state.body_limit_bytes)
-            } else {
-                AppError::malformed(rejection.body_text())
-            }
-        })?;
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// A body's bytes, to be parsed with [`parse_json`] once the handler has checked what comes
+/// first, with the API's own errors: 413 `body_too_large`, 400 `malformed_request`.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::body_too_large(state.body_limit_bytes)
+                } else {
+                    AppError::malformed(rejection.body_text())
+                }
+            })
     }
 }
 
@@ -238,8 +263,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                             path
                         };
                         Err(AppError::unknown_field(safe_paths(&[field])))
-                    } else if message.starts_with("missing field") {
-                        Err(AppError::invalid_value(&path, message))
+                    } else if let Some(name) = missing_member(&message) {
+                        // Named by its own path, not by the object that lacks it.
+                        let field = match path.as_str() {
+                            "." | "" => name,
+                            parent => format!("{parent}.{name}"),
+                        };
+                        Err(AppError::invalid_value(&field, "is required"))
                     } else {
                         Err(AppError::invalid_value(&path, strip_values(&message)))
                     }
@@ -247,6 +277,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             }
         }
     }
+}
+
+/// serde's "missing field `x` at line …" → `x`.
+fn missing_member(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    let end = rest.find('`')?;
+    Some(rest[..end].to_owned())
 }
 
 /// serde's "unknown field `x`, expected one of …" → `x`.
