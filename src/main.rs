@@ -531,9 +531,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ContractsCommand::Check { dir },
         } => {
             let config = load_config(cli.config.as_ref())?;
-            let dir = dir.unwrap_or(config.contracts.dir);
-            match kuzet::contract::check(&dir) {
+            // Without --dir, what `serve` would load: the configured folder, or the copy built
+            // into the binary where that folder does not exist.
+            let (checked, embedded) = match dir {
+                Some(dir) => (kuzet::contract::check(&dir), None),
+                None if !config.contracts.dir.exists() => (
+                    kuzet::contract::Contracts::load_embedded().map(|c| c.summary()),
+                    Some(config.contracts.dir),
+                ),
+                None => (kuzet::contract::check(&config.contracts.dir), None),
+            };
+            match checked {
                 Ok(summary) => {
+                    if let Some(missing) = embedded {
+                        println!(
+                            "no {} folder here: checked the contracts built into the binary \
+                             (what serve uses)",
+                            missing.display()
+                        );
+                    }
                     println!("{summary}");
                     Ok(ExitCode::SUCCESS)
                 }

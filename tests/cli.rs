@@ -123,6 +123,30 @@ fn contracts_check_exit_codes() {
 }
 
 #[test]
+fn contracts_check_without_a_folder_checks_what_serve_would_load() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kuzet"))
+            .current_dir(dir.path())
+            .args(args)
+            .env_remove("KUZET_CONFIG")
+            .env_remove("KUZET_DATA")
+            .output()
+            .expect("run kuzet")
+    };
+    // No ./contracts here: serve would use the copy built into the binary, so that is checked.
+    let ok = run(&["contracts", "check"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let out = stdout(&ok);
+    assert!(out.contains("built into the binary"), "{out}");
+    assert!(out.contains("contracts ok:"), "{out}");
+    // A folder named on the command line must exist.
+    let missing = run(&["contracts", "check", "--dir", "nowhere"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("nowhere"), "{}", stderr(&missing));
+}
+
+#[test]
 fn the_example_configuration_is_accepted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let example = kuzet(dir.path(), &["config", "example"]);
