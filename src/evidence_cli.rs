@@ -191,10 +191,13 @@ pub async fn retention_apply(app: App, dry_run: bool, json: bool) -> anyhow::Res
         } else {
             report.destroyed
         };
+        let plural =
+            |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
         println!(
-            "retention: {} subjects with readable bodies; {verb} the body keys of {n} whose \
+            "retention: {} {} with readable bodies; {verb} the body keys of {n} whose \
              retention ended{}",
             report.subjects,
+            plural(report.subjects, "subject", "subjects"),
             report
                 .next_due
                 .as_deref()
@@ -203,8 +206,9 @@ pub async fn retention_apply(app: App, dry_run: bool, json: bool) -> anyhow::Res
         );
         if report.kept_unknown > 0 {
             println!(
-                "kept {} bodies of operations without a retention in the contracts",
-                report.kept_unknown
+                "kept {} {} of operations without a retention in the contracts",
+                report.kept_unknown,
+                plural(report.kept_unknown, "body", "bodies")
             );
         }
     }
