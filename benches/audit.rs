@@ -15,6 +15,12 @@
 //! 338 ms (a scan of the whole table: there is no index on the subject yet); the subject
 //! report 337 ms (the same scan); export to a synced file 7.3 s (JSON Lines, 1.1 GB) and 7.4 s
 //! (CSV, 0.8 GB); verify 1.3 s (2.7 s in an earlier run on the same machine).
+//!
+//! On 2026-12-02 (a quiet machine, same kind), with the subject index: first page 0.23 ms, all
+//! of a subject's entries 3.6 ms, the subject report 8.6 ms, export 4.2 s (JSON Lines) and 4.3 s
+//! (CSV), verify 0.82 s (0.82–0.84 s over three runs; `kuzet log verify` 0.76–0.87 s). The
+//! previous day's verify was 1.24 s median on the same code: about a third of verify's time is
+//! SQLite's first touch of each mapped page, which varies with the host.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
