@@ -19,8 +19,9 @@
 //! On 2026-12-02 (a quiet machine, same kind), with the subject index: first page 0.23 ms, all
 //! of a subject's entries 3.6 ms, the subject report 8.6 ms, export 4.2 s (JSON Lines) and 4.3 s
 //! (CSV), verify 0.82 s (0.82–0.84 s over three runs; `kuzet log verify` 0.76–0.87 s). The
-//! previous day's verify was 1.24 s median on the same code: about a third of verify's time is
-//! SQLite's first touch of each mapped page, which varies with the host.
+//! previous day's verify was 1.24 s median on the same code. A profile puts 31% of verify's CPU
+//! on the first read of each mapped page (one instruction in `btreeInitPage`), 22% on SHA-256;
+//! the cost of touching mapped pages is the likely part to vary from one day's host to another.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
