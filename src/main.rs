@@ -512,8 +512,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Clients { command } => {
-            kuzet::app::ensure_data_dir(&data)?;
             let config = load_config(cli.config.as_ref())?;
+            let embedded = config.database.url.is_none();
+            if embedded
+                && !matches!(command, ClientsCommand::Add { .. })
+                && !data.join(kuzet::registry::REGISTRY_FILE).exists()
+            {
+                // Listing or revoking creates nothing: a mistyped --data is told so.
+                eprintln!(
+                    "{} has no client registry: no client was ever added there (check --data)",
+                    data.display()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            kuzet::app::ensure_data_dir(&data)?;
             match cli_db::shared(&config, &data, cli_db::Access::Write)? {
                 Some(pg) => clients(&kuzet::db::registry::PgRegistry::new(pg), command),
                 None => clients(&SqliteRegistry::open(&data)?, command),

@@ -72,6 +72,31 @@ fn clients_add_list_revoke() {
 }
 
 #[test]
+fn listing_or_revoking_clients_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("mistyped");
+    for args in [&["clients", "list"][..], &["clients", "revoke", "scoring"]] {
+        let out = kuzet(&data, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&out).contains("no client registry"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!data.exists(), "{args:?} created the data directory");
+    }
+    // Adding creates it; listing then works.
+    let added = kuzet(
+        &data,
+        &["clients", "add", "scoring", "--role", "underwriting"],
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let list = kuzet(&data, &["clients", "list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(stdout(&list).contains("scoring"), "{}", stdout(&list));
+}
+
+#[test]
 fn contracts_check_exit_codes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");

@@ -517,9 +517,11 @@ fn the_data_dir_comes_from_data_else_the_configuration() {
     assert!(added.status.success(), "{}", stderr(&added));
     assert!(from_config.join("registry.sqlite").exists());
     let flag = dir.path().join("from-flag");
+    // --data wins: that folder has no registry (and listing does not make one).
     let listed = run(&["--data", flag.to_str().expect("utf-8"), "clients", "list"]);
-    assert!(listed.status.success(), "{}", stderr(&listed));
-    assert!(!stdout(&listed).contains("pipeline"), "{}", stdout(&listed));
+    assert_eq!(listed.status.code(), Some(1), "{}", stdout(&listed));
+    assert!(stderr(&listed).contains("from-flag"), "{}", stderr(&listed));
+    assert!(!flag.exists());
     let listed = run(&["clients", "list"]);
     assert!(stdout(&listed).contains("pipeline"), "{}", stdout(&listed));
 }
