@@ -468,6 +468,11 @@ async fn bad_parameters_are_named_and_their_values_never_repeated() {
             vec!["recipient"],
         ),
     ];
+    // The likely slip (`iin` for `subject_iin`) is told what is taken.
+    let a = app.audit("/v1/transfers?iin=1").await;
+    assert_eq!(a.code(), "unknown_field");
+    let message = a.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("subject_iin"), "{message}");
     for (q, code, value, fields) in cases {
         let a = app.audit(&format!("/v1/transfers?{q}")).await;
         assert_eq!((a.status, a.code()), (422, code), "{q}: {}", a.body);

@@ -135,7 +135,14 @@ pub fn search_pairs(raw: Option<&str>) -> Result<Vec<(&'static str, String)>, Ap
         }
     }
     if !unknown.is_empty() {
-        return Err(AppError::unknown_field(safe_paths(&unknown)));
+        let mut e = AppError::unknown_field(safe_paths(&unknown));
+        // Say what is taken: `iin=` for `subject_iin=` is the likely slip.
+        e.message = format!(
+            "{}; the parameters are {}",
+            e.message,
+            SEARCH_PARAMS.join(", ")
+        );
+        return Err(e);
     }
     for (i, (param, _)) in pairs.iter().enumerate() {
         if pairs[..i].iter().any(|(p, _)| p == param) {
