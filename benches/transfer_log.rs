@@ -16,13 +16,13 @@
 //! entries/s median. Two experiments, not kept, bound what any change to the writer can give:
 //! - Syncing off the writer's thread (commits with `synchronous=NORMAL`, the WAL fdatasync'ed by
 //!   1–3 sync threads, appenders answered after a sync that began after their commit; flushes
-//!   issued together do overlap on this disk, 1 thread ~6,000 syncs/s, 3 ~15,000): 37–42k/s, no
+//!   issued together do overlap on this disk, 1 thread ~6,000 syncs/s, 3 ~15,000): 37–43k/s, no
 //!   gain. The writer then commits ~10 entries every ~90 µs, and each sync takes 0.26–0.36 ms.
-//! - The same with no sync at all (durability off): 63k/s with 32 appenders, 77k/s with 128.
-//!   The process then spends ~27 µs of CPU per entry (the appender's sealing and staging, the
+//! - The same with no sync at all (durability off): 63–76k/s with 32 appenders, 77k/s with 128.
+//!   The process then spends ~20 µs of CPU per entry (the appender's sealing and staging, the
 //!   writer's SQLite insert of 23 columns and two indexes at ~7 µs, the WAL checkpointer and
-//!   the subject indexer, and the thread wake-ups), so two cores cap it far below 150k/s before
-//!   the disk does.
+//!   the subject indexer, and the thread wake-ups; 1.3–1.4 of the two cores busy), so two
+//!   cores cap it at ~100k/s at best, below 150k/s before the disk is involved at all.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
