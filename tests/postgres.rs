@@ -607,6 +607,38 @@ fn tls_to_postgres_is_rustls_verified_against_the_configured_ca() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_hangs_holding_the_chain_lock_makes_appends_fail_not_wait() {
+    let Some(db) = TestDb::new("lock_held") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open_log(&db, dir.path());
+    log.append(draft(Kind::Out, Some(person(1)), Some(b"before")))
+        .await
+        .expect("append");
+    // Another replica's batch, stuck with the writers' lock (what a paused process does).
+    let held = db.hold("SELECT erasures FROM log_head WHERE id = 1 FOR UPDATE");
+    let refused = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        log.append(draft(Kind::In, Some(person(1)), Some(b"during"))),
+    )
+    .await
+    .expect("the append is answered, not left waiting");
+    assert!(
+        matches!(refused, Err(kuzet::transfer_log::LogError::Unavailable(_))),
+        "{refused:?}"
+    );
+    drop(held);
+    let after = log
+        .append(draft(Kind::In, Some(person(1)), Some(b"after")))
+        .await
+        .expect("the lock is free again");
+    assert_eq!(after.seq, 2, "nothing was stored by the refused append");
+    log.close().await;
+    assert_eq!(verify_db(&db, dir.path()).last_seq, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_comes_back_after_its_database_sessions_are_killed_without_a_gap() {
     let Some(db) = TestDb::new("sessions_killed") else {
         return;

@@ -165,6 +165,20 @@ impl Pg {
         if pg_config.get_connect_timeout().is_none() {
             pg_config.connect_timeout(Duration::from_secs(10));
         }
+        // A database or network that goes silent (no reset) fails the calls waiting on it
+        // within about half a minute, instead of when the kernel gives up hours later: the
+        // transfer log then refuses appends (fail closed) and the requests get an answer.
+        // Keepalive probes are answered by a live server however long a query runs.
+        if pg_config.get_tcp_user_timeout().is_none() {
+            pg_config.tcp_user_timeout(Duration::from_secs(30));
+        }
+        if pg_config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            // libpq's default, so the URL did not set it.
+            pg_config
+                .keepalives_idle(Duration::from_secs(15))
+                .keepalives_interval(Duration::from_secs(5))
+                .keepalives_retries(3);
+        }
         let shown = shown(&pg_config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

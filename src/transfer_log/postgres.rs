@@ -117,6 +117,13 @@ const LOCK_HEAD: &str = "SELECT erasures FROM log_head WHERE id = 1 FOR UPDATE";
 
 const READ_TIP: &str = "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1";
 
+/// Begins a batch's transaction. A writer waits at most this long for the writers' lock: when
+/// the replica holding it hangs (paused, or cut off before the database has noticed), this
+/// batch fails, its appenders get `Unavailable` (nothing is sent), and the next batch tries
+/// again, instead of every appender waiting without end. A batch holds the lock for a few
+/// milliseconds.
+const BEGIN: &str = "BEGIN; SET LOCAL lock_timeout = '5s'";
+
 const INSERT_KEYS: &str = "INSERT INTO subject_keys (subject, wrapped, created_at) \
      SELECT s, w, $3 FROM UNNEST($1::bytea[], $2::bytea[]) AS k(s, w)";
 
@@ -401,7 +408,7 @@ impl LogBackend for PgBackend {
                 // BEGIN, the lock and the tip read go out together (one round trip); the
                 // server runs them in order, the tip read with a snapshot taken after the lock.
                 let (begun, erasures, tip) = futures::join!(
-                    conn.batch_execute("BEGIN"),
+                    conn.batch_execute(BEGIN),
                     conn.query_one(&lock, &[]),
                     conn.query_opt(&tip, &[])
                 );

@@ -103,6 +103,37 @@ impl TestDb {
     }
 }
 
+/// A transaction held open on the test's schema until dropped (then rolled back).
+pub struct Held {
+    pg: Arc<Pg>,
+    conn: Option<kuzet::db::PgConn>,
+}
+
+impl TestDb {
+    /// Runs `sql` in a transaction left open (its locks held) until the result is dropped.
+    pub fn hold(&self, sql: &str) -> Held {
+        let conn = self.admin.conn().expect("connection");
+        self.admin
+            .block(conn.batch_execute(&format!(
+                "BEGIN; SET LOCAL search_path = {}; {sql}",
+                self.schema
+            )))
+            .expect("hold");
+        Held {
+            pg: self.admin.clone(),
+            conn: Some(conn),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = self.pg.block(conn.batch_execute("ROLLBACK"));
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Ok(conn) = self.admin.conn() {
