@@ -237,7 +237,7 @@ impl App {
                 .map_err(|e| StartError::Reporting(e.to_string()))?,
         };
         let reporter = Arc::new(
-            crate::reporting::Reporter::with_store(
+            crate::reporting::Reporter::new(
                 report_store,
                 &options.data_dir,
                 contracts.clone(),

@@ -141,6 +141,29 @@ pub enum Reservation {
     Mismatch,
 }
 
+impl Reservation {
+    /// What a key already stored for `digest` means: its stored digest, state (`running` or
+    /// `done`) and, once done, the answer (a status that is not one reads as 500).
+    pub(crate) fn of_stored(
+        digest: &[u8; 32],
+        stored: &[u8],
+        state: &str,
+        status: Option<i64>,
+        body: Option<Vec<u8>>,
+    ) -> Reservation {
+        if stored != digest {
+            Reservation::Mismatch
+        } else if state != "done" {
+            Reservation::InProgress
+        } else {
+            Reservation::Replay {
+                status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
+                body: body.unwrap_or_default(),
+            }
+        }
+    }
+}
+
 /// The registry's SQLite file inside the data directory.
 pub const REGISTRY_FILE: &str = "registry.sqlite";
 
@@ -559,16 +582,7 @@ impl Registry for SqliteRegistry {
                         rusqlite::params![client, key],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                     )?;
-                if stored != digest[..] {
-                    Reservation::Mismatch
-                } else if state != "done" {
-                    Reservation::InProgress
-                } else {
-                    Reservation::Replay {
-                        status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
-                        body: body.unwrap_or_default(),
-                    }
-                }
+                Reservation::of_stored(digest, &stored, &state, status, body)
             };
             tx.commit()?;
             Ok(found)

@@ -51,16 +51,7 @@ async fn sigkill_with_requests_in_flight_loses_no_acknowledged_transfer() {
     let token = gw.token.clone().expect("demo token");
     let http = reqwest::Client::new();
     let iin = kuzet_mocks::fcb::demo_iin().expose().to_owned();
-    let r = http
-        .post(format!("{}/v1/consents", gw.url))
-        .bearer_auth(&token)
-        .json(&json!({"subject_iin": iin, "recipients": ["fcb"],
-            "purposes": ["contract_performance"], "granted_at": "2026-01-01T00:00:00Z",
-            "channel": "branch", "evidence": "paper:17"}))
-        .send()
-        .await
-        .expect("consent");
-    assert_eq!(r.status(), 201);
+    common::record_consent(&http, &gw.url, &token, &iin).await;
 
     // 160 requests at once; kill the gateway once 20 of them have been answered.
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();

@@ -74,21 +74,6 @@ fn kinds_by_transfer(db: &TestDb, data: &Path, dir: &Path) -> HashMap<String, Ve
     map
 }
 
-async fn consent(http: &reqwest::Client, url: &str, token: &str, iin: &str) -> String {
-    let r = http
-        .post(format!("{url}/v1/consents"))
-        .bearer_auth(token)
-        .json(&json!({"subject_iin": iin, "recipients": ["fcb"],
-            "purposes": ["contract_performance"], "granted_at": "2026-01-01T00:00:00Z",
-            "channel": "branch", "evidence": "paper:17"}))
-        .send()
-        .await
-        .expect("consent");
-    assert_eq!(r.status(), 201);
-    let body: Value = r.json().await.expect("json");
-    body["consent_id"].as_str().expect("id").to_owned()
-}
-
 /// One credit report; its transfer id when it was answered 200.
 async fn credit_report(
     http: reqwest::Client,
@@ -137,7 +122,7 @@ async fn two_replicas_under_concurrent_load_keep_one_gapless_chain() {
     let http = reqwest::Client::new();
     let iin = common::demo_iin();
     // Recorded through one replica, used through both.
-    let consent_id = consent(&http, &b.url, &token, &iin).await;
+    let consent_id = common::record_consent(&http, &b.url, &token, &iin).await;
 
     let mut tasks = Vec::new();
     for i in 0..160 {
@@ -180,7 +165,7 @@ async fn sigkill_of_one_replica_mid_load_loses_no_acknowledged_transfer() {
     let token = a.token.clone().expect("demo token");
     let http = reqwest::Client::new();
     let iin = common::demo_iin();
-    let consent_id = consent(&http, &a.url, &token, &iin).await;
+    let consent_id = common::record_consent(&http, &a.url, &token, &iin).await;
 
     // 200 requests at once on both replicas; replica a is killed once 20 of its own answered.
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();

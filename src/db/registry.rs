@@ -298,20 +298,14 @@ impl Registry for PgRegistry {
                             &[&client, &key],
                         )
                         .await?;
-                    let stored: &[u8] = r.get(0);
-                    let state: &str = r.get(1);
                     let status: Option<i32> = r.get(2);
-                    let body: Option<Vec<u8>> = r.get(3);
-                    if stored != &digest[..] {
-                        Reservation::Mismatch
-                    } else if state != "done" {
-                        Reservation::InProgress
-                    } else {
-                        Reservation::Replay {
-                            status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
-                            body: body.unwrap_or_default(),
-                        }
-                    }
+                    Reservation::of_stored(
+                        digest,
+                        r.get(0),
+                        r.get(1),
+                        status.map(i64::from),
+                        r.get(3),
+                    )
                 };
                 tx.commit().await?;
                 Ok(found)

@@ -340,33 +340,11 @@ fn upload_uncertain(e: &FcbError) -> bool {
 }
 
 impl Reporter {
-    /// The job over the gateway's contracts, consent ledger and log, with its own state in
-    /// `data_dir`.
-    pub fn new(
-        data_dir: &Path,
-        contracts: Arc<Contracts>,
-        registry: Arc<dyn Registry>,
-        log: TransferLog,
-        fcb: FcbClient,
-        upload_codes: UploadConfig,
-        config: ReportingConfig,
-    ) -> Result<Reporter, ReportError> {
-        let store = ReportStore::open(data_dir)?;
-        Ok(Reporter::with_store(
-            store,
-            data_dir,
-            contracts,
-            registry,
-            log,
-            fcb,
-            upload_codes,
-            config,
-        ))
-    }
-
-    /// The job over a given state store (PostgreSQL's, for replicas).
+    /// The job over the gateway's contracts, consent ledger and log, keeping its state in
+    /// `store` (`ReportStore::open` on the data directory, or PostgreSQL's for replicas); the
+    /// lock file is in `data_dir`.
     #[allow(clippy::too_many_arguments)]
-    pub fn with_store(
+    pub fn new(
         store: ReportStore,
         data_dir: &Path,
         contracts: Arc<Contracts>,

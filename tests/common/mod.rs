@@ -354,6 +354,21 @@ pub fn consent_body(iin: &str) -> Value {
     })
 }
 
+/// Records [`consent_body`] for `iin` through a gateway at `url` (a `kuzet serve` process);
+/// the consent's id.
+pub async fn record_consent(http: &reqwest::Client, url: &str, token: &str, iin: &str) -> String {
+    let r = http
+        .post(format!("{url}/v1/consents"))
+        .bearer_auth(token)
+        .json(&consent_body(iin))
+        .send()
+        .await
+        .expect("consent");
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().await.expect("json");
+    body["consent_id"].as_str().expect("id").to_owned()
+}
+
 /// The `n`th synthetic person (a valid IIN born 1987-05-25, not one of the mocks' reserved
 /// ones): ordinary answers from every mock party.
 pub fn person(n: u16) -> String {
