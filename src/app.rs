@@ -105,12 +105,9 @@ pub fn load_contracts(dir: &Path) -> Result<(Contracts, String), StartError> {
         dir: dir.display().to_string(),
         problems: e.to_string(),
     };
-    if dir.exists() {
-        let contracts = Contracts::load(dir).map_err(to_error)?;
-        Ok((contracts, dir.display().to_string()))
-    } else {
-        let contracts = Contracts::load_embedded().map_err(to_error)?;
-        Ok((contracts, "embedded".to_owned()))
+    match Contracts::load_or_embedded(dir).map_err(to_error)? {
+        (contracts, false) => Ok((contracts, dir.display().to_string())),
+        (contracts, true) => Ok((contracts, "embedded".to_owned())),
     }
 }
 

@@ -545,21 +545,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(cli.config.as_ref())?;
             // Without --dir, what `serve` would load: the configured folder, or the copy built
             // into the binary where that folder does not exist.
-            let (checked, embedded) = match dir {
-                Some(dir) => (kuzet::contract::check(&dir), None),
-                None if !config.contracts.dir.exists() => (
-                    kuzet::contract::Contracts::load_embedded().map(|c| c.summary()),
-                    Some(config.contracts.dir),
-                ),
-                None => (kuzet::contract::check(&config.contracts.dir), None),
+            let checked = match &dir {
+                Some(dir) => kuzet::contract::check(dir).map(|s| (s, false)),
+                None => kuzet::contract::Contracts::load_or_embedded(&config.contracts.dir)
+                    .map(|(c, embedded)| (c.summary(), embedded)),
             };
             match checked {
-                Ok(summary) => {
-                    if let Some(missing) = embedded {
+                Ok((summary, embedded)) => {
+                    if embedded {
                         println!(
                             "no {} folder here: checked the contracts built into the binary \
                              (what serve uses)",
-                            missing.display()
+                            config.contracts.dir.display()
                         );
                     }
                     println!("{summary}");

@@ -174,6 +174,16 @@ impl Contracts {
         Self::from_sources(EMBEDDED)
     }
 
+    /// What `serve` loads: the contracts in `dir`, or the embedded copy where `dir` does not
+    /// exist (then `true`).
+    pub fn load_or_embedded(dir: &Path) -> Result<(Self, bool), ContractErrors> {
+        if dir.exists() {
+            Self::load(dir).map(|c| (c, false))
+        } else {
+            Self::load_embedded().map(|c| (c, true))
+        }
+    }
+
     /// Parses and validates contracts given as `(file name, content)` pairs. `fields.toml` and
     /// `purposes.toml` are required; every other file is a recipient file named after its
     /// recipient (`fcb.toml` holds `recipient = "fcb"`).
