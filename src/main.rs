@@ -513,7 +513,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Clients { command } => {
             let config = load_config(cli.config.as_ref())?;
-            let embedded = config.database.url.is_none();
+            let embedded = !config.database.is_postgres();
             if embedded
                 && !matches!(command, ClientsCommand::Add { .. })
                 && !data.join(kuzet::registry::REGISTRY_FILE).exists()
