@@ -776,28 +776,32 @@ impl Writer {
     ) -> Result<Vec<([u8; 32], WrappedKey, ChaCha20Poly1305)>, LogError> {
         let mut new_keys = Vec::new();
         let mut keys: HashMap<[u8; 32], ChaCha20Poly1305> = HashMap::new();
-        // The subjects whose keys are neither cached nor known: looked up at once (one round
-        // trip on a networked backend); those without a stored key get a new one below.
+        // The subjects whose keys are not cached: looked up at once (one round trip on a
+        // networked backend); those without a stored key get a new one below.
         let generation = self.keys.generation();
-        let mut absent: std::collections::HashSet<[u8; 32]> = std::collections::HashSet::new();
+        let mut missing = Vec::new();
         for (s, p) in entries.iter().zip(pending) {
             if p.plain.is_none() || s.entry.body.is_some() {
                 continue;
             }
             let subject = s.entry.subject.unwrap_or(NO_SUBJECT);
-            if let Some((k, _)) = self.keys.cached(&subject) {
-                keys.insert(subject, k);
-            } else {
-                absent.insert(subject);
+            if keys.contains_key(&subject) {
+                continue;
+            }
+            match self.keys.cached(&subject) {
+                Some((k, _)) => {
+                    keys.insert(subject, k);
+                }
+                None => missing.push(subject),
             }
         }
-        if !absent.is_empty() {
-            let missing: Vec<[u8; 32]> = absent.iter().copied().collect();
+        if !missing.is_empty() {
+            missing.sort_unstable();
+            missing.dedup();
             for (subject, wrapped) in self.backend.subject_keys(&missing)? {
                 let k = self.keys.unwrap_key(&subject, &wrapped)?;
                 self.keys.remember(generation, subject, k.clone());
                 keys.insert(subject, k);
-                absent.remove(&subject);
             }
         }
         for (s, p) in entries.iter_mut().zip(pending) {
@@ -807,22 +811,12 @@ impl Writer {
             }
             let e = &mut s.entry;
             let subject = e.subject.unwrap_or(NO_SUBJECT);
+            // Every subject here is cached or was looked up: one still without a key has none.
             let key = match keys.get(&subject) {
                 Some(k) => k.clone(),
                 None => {
-                    let found = if absent.contains(&subject) {
-                        None
-                    } else {
-                        self.keys.body_key(&mut *self.backend, &subject)?
-                    };
-                    let k = match found {
-                        Some(k) => k,
-                        None => {
-                            let (k, w) = self.keys.new_subject_key(&subject)?;
-                            new_keys.push((subject, w, k.clone()));
-                            k
-                        }
-                    };
+                    let (k, w) = self.keys.new_subject_key(&subject)?;
+                    new_keys.push((subject, w, k.clone()));
                     keys.insert(subject, k.clone());
                     k
                 }
