@@ -139,8 +139,18 @@ impl TransferLog {
     /// `DATA_DIR/checkpoint.key` (created on first use).
     pub fn open_with(
         data_dir: &Path,
+        backend: Box<dyn LogBackend>,
+        checkpoints: CheckpointPolicy,
+    ) -> Result<TransferLog, LogError> {
+        TransferLog::start(data_dir, backend, checkpoints, None)
+    }
+
+    /// The writer over `backend`; `shared`: the database readers use beside it.
+    fn start(
+        data_dir: &Path,
         mut backend: Box<dyn LogBackend>,
         checkpoints: CheckpointPolicy,
+        shared: Option<Arc<crate::db::Pg>>,
     ) -> Result<TransferLog, LogError> {
         let keys = Arc::new(Keys::open(data_dir)?);
         let signer = CheckpointSigner::open(data_dir)?;
@@ -177,7 +187,7 @@ impl TransferLog {
             inner: Arc::new(Inner {
                 tx: Some(tx),
                 data_dir: data_dir.to_path_buf(),
-                shared: None,
+                shared,
                 keys,
                 tip: shared_tip,
                 last_failure,
@@ -195,12 +205,7 @@ impl TransferLog {
         checkpoints: CheckpointPolicy,
     ) -> Result<TransferLog, LogError> {
         let backend = super::PgBackend::new(pg.clone());
-        let mut log = TransferLog::open_with(data_dir, Box::new(backend), checkpoints)?;
-        match Arc::get_mut(&mut log.inner) {
-            Some(inner) => inner.shared = Some(pg),
-            None => return Err(LogError::Storage("the new log handle is shared".into())),
-        }
-        Ok(log)
+        TransferLog::start(data_dir, Box::new(backend), checkpoints, Some(pg))
     }
 
     /// Opens the log on `DATA_DIR/transfer-log.sqlite`.
