@@ -608,8 +608,12 @@ async fn queries_by_subject_agree_with_a_scan_with_and_without_the_index() {
         .expect("remove");
     assert_eq!(paged(dir.path(), q.clone(), 1000).len(), all.len() - 1);
     ix.execute(
-        "INSERT INTO by_subject (subject, seq) VALUES (?1, ?2)",
-        rusqlite::params![&log.subject_index(&people[0])[..], all[1] as i64],
+        "INSERT INTO by_subject (bucket, subject, seq) VALUES (?1 >> ?3, ?2, ?1)",
+        rusqlite::params![
+            all[1] as i64,
+            &log.subject_index(&people[0])[..],
+            subject_index::BUCKET_BITS
+        ],
     )
     .expect("restore");
     append_some(50).await;
@@ -622,5 +626,56 @@ async fn queries_by_subject_agree_with_a_scan_with_and_without_the_index() {
     check("foreign index ignored");
     assert_eq!(subject_index::catch_up(dir.path()).expect("rebuild"), 170);
     check("rebuilt");
+    // Many buckets (of 4 entries, rebuilt so): the pages follow each other across them, both
+    // ways, whatever the page size, and a cursor skips the buckets behind it.
+    drop(ix);
+    assert_eq!(
+        subject_index::catch_up_in_buckets(dir.path(), 2).expect("small buckets"),
+        170
+    );
+    check("buckets of 4");
+    let all = scanned(dir.path(), &q);
+    let ix = rusqlite::Connection::open(dir.path().join(subject_index::INDEX_FILE)).expect("ix");
+    for (i, _) in all.iter().enumerate().step_by(5) {
+        let seq = all[i] as i64;
+        let subject = &log.subject_index(&people[0])[..];
+        let rows = |sql| ix.execute(sql, rusqlite::params![seq >> 2, subject, seq]);
+        rows("DELETE FROM by_subject WHERE bucket = ?1 AND subject = ?2 AND seq = ?3")
+            .expect("remove");
+        // Still the index that answers, in whichever bucket the entry is.
+        assert_eq!(
+            paged(dir.path(), q.clone(), 3).len(),
+            all.len() - 1,
+            "seq {seq}"
+        );
+        rows("INSERT INTO by_subject (bucket, subject, seq) VALUES (?1, ?2, ?3)").expect("restore");
+    }
+    drop(ix);
+    append_some(9).await;
+    check("buckets of 4, the rest scanned");
+    // A file in the first layout (keyed by subject alone, no recorded layout) is not read,
+    // and the next catch-up rebuilds it.
+    std::fs::remove_file(dir.path().join(subject_index::INDEX_FILE)).expect("remove");
+    let old = rusqlite::Connection::open(dir.path().join(subject_index::INDEX_FILE)).expect("ix");
+    old.execute_batch(
+        "CREATE TABLE by_subject (subject BLOB NOT NULL, seq INTEGER NOT NULL, \
+         PRIMARY KEY (subject, seq)) WITHOUT ROWID; \
+         CREATE TABLE state (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL, \
+         upto_hash BLOB NOT NULL);",
+    )
+    .expect("old layout");
+    // Its state names this log's tip, so only the layout tells it apart; its rows are none.
+    let tip: Vec<u8> = rusqlite::Connection::open(dir.path().join("transfer-log.sqlite"))
+        .and_then(|c| c.query_row("SELECT hash FROM entries WHERE seq = 179", [], |r| r.get(0)))
+        .expect("tip");
+    old.execute(
+        "INSERT INTO state (id, upto, upto_hash) VALUES (1, 179, ?1)",
+        [tip],
+    )
+    .expect("old state");
+    drop(old);
+    check("first layout ignored");
+    assert_eq!(subject_index::catch_up(dir.path()).expect("rebuild"), 179);
+    check("first layout rebuilt");
     log.close().await;
 }

@@ -546,8 +546,8 @@ enum Part {
     All,
     /// Entries after the subject index's `upto` (scanned, filtered by subject).
     After(u64),
-    /// Entries up to `upto`, found through the subject index.
-    Indexed(u64),
+    /// Entries up to `upto` in one bucket of the subject index, found through it.
+    Indexed { upto: u64, bucket: u64 },
 }
 
 fn query_sql(q: &Query, part: Part) -> (String, Vec<rusqlite::types::Value>) {
@@ -556,7 +556,7 @@ fn query_sql(q: &Query, part: Part) -> (String, Vec<rusqlite::types::Value>) {
     let mut args: Vec<Value> = Vec::new();
     // In the indexed part the index table `s` also has `subject` and `seq`.
     let (seq, subject) = match part {
-        Part::Indexed(_) => ("s.seq", "s.subject"),
+        Part::Indexed { .. } => ("s.seq", "s.subject"),
         _ => ("seq", "subject"),
     };
     match part {
@@ -565,7 +565,9 @@ fn query_sql(q: &Query, part: Part) -> (String, Vec<rusqlite::types::Value>) {
             conds.push("seq > ?");
             args.push(Value::Integer(upto as i64));
         }
-        Part::Indexed(upto) => {
+        Part::Indexed { upto, bucket } => {
+            conds.push("s.bucket = ?");
+            args.push(Value::Integer(bucket as i64));
             conds.push("s.seq <= ?");
             args.push(Value::Integer(upto as i64));
         }
@@ -625,7 +627,7 @@ fn query_sql(q: &Query, part: Part) -> (String, Vec<rusqlite::types::Value>) {
         format!(" WHERE {}", conds.join(" AND "))
     };
     let sql = match part {
-        Part::Indexed(_) => {
+        Part::Indexed { .. } => {
             let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("e.{c}")).collect();
             format!(
                 "SELECT {} FROM ix.by_subject AS s JOIN entries AS e ON e.seq = s.seq{filter} \
@@ -636,6 +638,24 @@ fn query_sql(q: &Query, part: Part) -> (String, Vec<rusqlite::types::Value>) {
         _ => format!("SELECT {COLUMNS} FROM entries{filter} ORDER BY seq {order}"),
     };
     (sql, args)
+}
+
+/// The subject index's buckets a query reads, in its order: those up to the index's `upto`,
+/// less the ones wholly on the far side of the cursor.
+fn indexed_parts(q: &Query, ix: super::subject_index::Usable) -> Box<dyn Iterator<Item = Part>> {
+    let bucket = |seq: u64| seq >> ix.bucket_bits;
+    let (mut first, mut last) = (0, bucket(ix.upto));
+    match (q.order, q.cursor) {
+        (Order::NewestFirst, Some(c)) => last = last.min(bucket(c.saturating_sub(1))),
+        (Order::OldestFirst, Some(c)) => first = bucket(c.saturating_add(1)),
+        (_, None) => {}
+    }
+    let upto = ix.upto;
+    let part = move |bucket| Part::Indexed { upto, bucket };
+    match q.order {
+        Order::NewestFirst => Box::new((first..=last).rev().map(part)),
+        Order::OldestFirst => Box::new((first..=last).map(part)),
+    }
 }
 
 impl LogBackend for SqliteBackend {
@@ -806,17 +826,23 @@ impl LogBackend for SqliteBackend {
     ) -> Result<(), LogError> {
         // One read transaction: both parts (and the index's state) from one snapshot.
         let tx = self.conn.transaction().map_err(storage)?;
-        let upto = match q.subject {
-            Some(_) if self.indexed => super::subject_index::usable_upto(&tx),
-            _ => 0,
+        let usable = match q.subject {
+            Some(_) if self.indexed => super::subject_index::usable(&tx),
+            _ => None,
         };
-        let parts: &[Part] = match (upto, q.order) {
-            (0, _) => &[Part::All],
-            (u, Order::NewestFirst) => &[Part::After(u), Part::Indexed(u)],
-            (u, Order::OldestFirst) => &[Part::Indexed(u), Part::After(u)],
+        let parts = match usable {
+            None => vec![Part::All],
+            Some(ix) => {
+                let indexed = indexed_parts(q, ix);
+                let after = Part::After(ix.upto);
+                match q.order {
+                    Order::NewestFirst => std::iter::once(after).chain(indexed).collect(),
+                    Order::OldestFirst => indexed.chain(std::iter::once(after)).collect(),
+                }
+            }
         };
         for part in parts {
-            let (sql, args) = query_sql(q, *part);
+            let (sql, args) = query_sql(q, part);
             let mut st = tx.prepare_cached(&sql).map_err(storage)?;
             let mut rows = st
                 .query(rusqlite::params_from_iter(args.iter()))
