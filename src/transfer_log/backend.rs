@@ -90,6 +90,11 @@ pub trait LogBackend: Send + 'static {
     /// `(entries[0].seq - 1, entries[0].prev_hash)`. Any other failure stores nothing either.
     fn append(&mut self, batch: &Batch<'_>) -> Result<(), LogError>;
 
+    /// Upkeep between batches, once the last one's appenders are answered (the SQLite backend
+    /// restarts its WAL here when its checkpointer asks for it). Failures are left to the next
+    /// time; nothing is lost by them.
+    fn between_batches(&mut self) {}
+
     /// Stores a checkpoint over an already stored entry, in its own transaction; fails with
     /// `Conflict` when the stored entry at `seq` does not have that hash.
     fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), LogError>;

@@ -15,7 +15,8 @@
 
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -104,12 +105,22 @@ const CHECKPOINT_EVERY_BYTES: usize = 4 << 20;
 /// About what one entry's metadata (everything but the body) takes in the WAL.
 const ROW_BYTES: usize = 512;
 
-/// WAL pages above which the checkpointer, after a passive pass, briefly holds writers off to
-/// checkpoint the rest and restart the WAL from its beginning (a passive checkpoint racing a
-/// busy writer never catches up, and the WAL would grow for as long as the load lasts). A
+/// WAL pages above which the WAL is restarted from its beginning: a passive checkpoint racing a
+/// busy writer never catches up, and the WAL would grow for as long as the load lasts. A
 /// restarted WAL is overwritten in place, and syncing overwritten blocks is about twice as fast
 /// on ext4 as syncing a growing file (0.22 ms against 0.42 ms per 40 KB commit, measured).
+///
+/// The checkpointer only asks for it (`restart_due`): the writer restarts the WAL itself
+/// between two batches, on its own connection, right after a passive pass copied nearly all of
+/// it, so only the last few pages are left to copy. Done by the checkpointer, the restart had to
+/// catch the writer between batches through SQLite's busy handler, whose sleeps (1-100 ms)
+/// stalled appends for up to half a second; and the writer, itself asleep in the busy handler
+/// meanwhile, often began its next batch too late to rewind the WAL, which then grew to
+/// hundreds of MB before a rewind.
 const WAL_RESTART_PAGES: i64 = 8_192;
+
+/// How long a connection waits for another's lock before `SQLITE_BUSY`.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The SQLite implementation of [`LogBackend`].
 pub struct SqliteBackend {
@@ -124,6 +135,8 @@ pub struct SqliteBackend {
 struct Checkpointer {
     wake: Option<mpsc::SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// Set by a passive pass that left the WAL over [`WAL_RESTART_PAGES`].
+    restart_due: Arc<AtomicBool>,
     /// Entries committed since the last request.
     pending: usize,
     /// Bytes committed since the last request.
@@ -133,17 +146,22 @@ struct Checkpointer {
 impl Checkpointer {
     fn start(path: &Path) -> Result<Checkpointer, LogError> {
         let conn = Connection::open(path).map_err(storage)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(storage)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
         let (wake, rx) = mpsc::sync_channel::<()>(1);
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let restart_due = Arc::new(AtomicBool::new(false));
+        let due = restart_due.clone();
         let thread = std::thread::Builder::new()
             .name("kuzet-log-checkpoint".into())
             .spawn(move || {
                 let mut indexer = None;
                 while rx.recv().is_ok() {
-                    checkpoint(&conn);
+                    // The index first: its reads of the log would keep the writer from
+                    // restarting the WAL right after the pass.
                     index(&dir, &mut indexer);
+                    if checkpoint(&conn) > WAL_RESTART_PAGES {
+                        due.store(true, Ordering::Relaxed);
+                    }
                 }
                 // The last entries of a closing writer are indexed too.
                 index(&dir, &mut indexer);
@@ -155,6 +173,7 @@ impl Checkpointer {
         Ok(Checkpointer {
             wake: Some(wake),
             thread: Some(thread),
+            restart_due,
             pending: 0,
             pending_bytes: 0,
         })
@@ -202,19 +221,23 @@ fn index(dir: &Path, indexer: &mut Option<super::subject_index::Indexer>) {
     }
 }
 
-/// One checkpoint pass; failures are left to the next pass (the WAL only grows meanwhile).
-fn checkpoint(conn: &Connection) {
-    let pass = |mode: &str| {
-        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-            r.get::<_, i64>(1)
-        })
-        .ok()
-    };
-    if let Some(log_pages) = pass("PASSIVE")
-        && log_pages > WAL_RESTART_PAGES
-    {
-        pass("RESTART");
+/// One passive checkpoint pass; returns the WAL's size in pages (0 when the pass failed: it is
+/// left to the next one, the WAL only grows meanwhile).
+fn checkpoint(conn: &Connection) -> i64 {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+        .unwrap_or(0)
+}
+
+/// Restarts the WAL from its beginning, between two batches on the writer's connection, without
+/// waiting: when a reader still reads from the WAL (or the checkpointer is mid-pass), it is
+/// left to the checkpointer's next request.
+fn restart_wal(conn: &Connection) {
+    let busy = |timeout| conn.busy_timeout(timeout);
+    if busy(std::time::Duration::ZERO).is_err() {
+        return;
     }
+    let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+    let _ = busy(BUSY_TIMEOUT);
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -239,8 +262,7 @@ impl SqliteBackend {
             source,
         })?;
         let mut conn = Connection::open(data_dir.join(SQLITE_FILE)).map_err(storage)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(storage)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
         // WAL lets auditors read beside the writer; FULL syncs the WAL at every commit, which
         // is what makes an acknowledged append durable.
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -282,8 +304,7 @@ impl SqliteBackend {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(storage)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(storage)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
         conn.pragma_update(None, "cache_size", -65_536)
             .map_err(storage)?;
         // Verify reads every page once: mapping the file saves a copy per page. The whole file
@@ -778,6 +799,14 @@ impl LogBackend for SqliteBackend {
         Ok(())
     }
 
+    fn between_batches(&mut self) {
+        if let Some(c) = &self.checkpointer
+            && c.restart_due.swap(false, Ordering::Relaxed)
+        {
+            restart_wal(&self.conn);
+        }
+    }
+
     fn scan(
         &mut self,
         from_seq: u64,
@@ -985,5 +1014,123 @@ impl LogBackend for SqliteBackend {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer_log::{Kind, entry_hash};
+
+    /// `n` small chained entries after `tip`.
+    fn batch(tip: (u64, [u8; 32]), n: u64) -> Vec<StagedEntry> {
+        let (mut seq, mut prev) = tip;
+        let mut buf = Vec::new();
+        (0..n)
+            .map(|_| {
+                seq += 1;
+                let mut e = Entry {
+                    seq,
+                    transfer_id: Uuid::now_v7(),
+                    at: time::OffsetDateTime::UNIX_EPOCH,
+                    kind: Kind::Out,
+                    recipient: "fcb".into(),
+                    operation: "credit-report".into(),
+                    caller: "underwriting".into(),
+                    purpose: None,
+                    legal_basis: None,
+                    consent_id: None,
+                    reference: None,
+                    subject: Some([7; 32]),
+                    fields: vec!["subject.iin".into()],
+                    dropped: vec![],
+                    denied: vec![],
+                    body_digest: None,
+                    body: None,
+                    upstream: vec![],
+                    outcome: "ok".into(),
+                    latency_ms: None,
+                    prev_hash: prev,
+                    hash: [0; 32],
+                };
+                e.hash = entry_hash(&e, &mut buf);
+                prev = e.hash;
+                StagedEntry::new(e)
+            })
+            .collect()
+    }
+
+    fn append(backend: &mut SqliteBackend, n: u64) {
+        let tip = backend.tip().expect("tip").unwrap_or((0, [0; 32]));
+        let entries = batch(tip, n);
+        backend
+            .append(&Batch {
+                entries: &entries,
+                ..Default::default()
+            })
+            .expect("append");
+    }
+
+    /// The WAL file's size: it grows while commits are appended to the WAL, and stays put
+    /// once the WAL is rewound (commits then overwrite it from its beginning). Measured so
+    /// rather than by a checkpoint, since a checkpoint that copies everything lets the writer
+    /// rewind the WAL by itself.
+    fn wal_size(dir: &Path) -> u64 {
+        std::fs::metadata(dir.join(format!("{SQLITE_FILE}-wal")))
+            .expect("wal")
+            .len()
+    }
+
+    #[test]
+    fn the_writer_restarts_the_wal_when_asked_and_never_waits_for_a_reader() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut backend = SqliteBackend::open(dir.path()).expect("open");
+        for _ in 0..20 {
+            append(&mut backend, 50);
+        }
+        let due = backend
+            .checkpointer
+            .as_ref()
+            .expect("checkpointer")
+            .restart_due
+            .clone();
+        // Not asked: the WAL only grows.
+        let grown = wal_size(dir.path());
+        backend.between_batches();
+        append(&mut backend, 50);
+        assert!(wal_size(dir.path()) > grown);
+
+        // A reader inside a snapshot: the restart gives up at once (nothing waits for the
+        // busy timeout), and the WAL goes on growing.
+        let reader = Connection::open(dir.path().join(SQLITE_FILE)).expect("reader");
+        reader.execute_batch("BEGIN").expect("begin");
+        let seen: i64 = reader
+            .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+            .expect("read");
+        due.store(true, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        backend.between_batches();
+        assert!(started.elapsed() < BUSY_TIMEOUT / 2, "the restart waited");
+        assert!(!due.load(Ordering::Relaxed), "the request is taken");
+        let before = wal_size(dir.path());
+        append(&mut backend, 50);
+        assert!(wal_size(dir.path()) > before, "rewound under a reader");
+        reader.execute_batch("COMMIT").expect("end");
+        assert_eq!(seen, 1050);
+
+        // Asked again with no reader: the next commits write from the WAL's beginning.
+        due.store(true, Ordering::Relaxed);
+        backend.between_batches();
+        let before = wal_size(dir.path());
+        append(&mut backend, 50);
+        append(&mut backend, 50);
+        assert_eq!(wal_size(dir.path()), before, "not rewound");
+        // And the writer's busy timeout is back: it still waits for a lock as before.
+        let timeout: i64 = backend
+            .conn
+            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+            .expect("busy_timeout");
+        assert_eq!(timeout, BUSY_TIMEOUT.as_millis() as i64);
+        assert_eq!(backend.tip().expect("tip").map(|t| t.0), Some(1200));
     }
 }

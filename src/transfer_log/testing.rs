@@ -51,6 +51,10 @@ impl LogBackend for SwitchableBackend {
         self.inner.append(batch)
     }
 
+    fn between_batches(&mut self) {
+        self.inner.between_batches();
+    }
+
     fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), LogError> {
         self.failing()?;
         self.inner.add_checkpoint(checkpoint)

@@ -539,6 +539,7 @@ impl Writer {
             if !jobs.is_empty() {
                 self.stats.dequeued(jobs.len());
                 self.commit(std::mem::take(&mut jobs));
+                self.backend.between_batches();
             }
             for r in reads.drain(..) {
                 let backend = &mut *self.backend;
