@@ -9,9 +9,11 @@
 //! Throughput: every commit's WAL write and fsync is on the appenders' latency, so the hot table
 //! has only append-friendly indexes (seq, the time-ordered UUID v7 transfer id, `at`). There is
 //! deliberately no index on `subject` (a random HMAC: every entry would dirty a different index
-//! page); lookups by subject scan until a subject index table is added. Checkpoints run on a
-//! separate thread and connection (`wal_autocheckpoint=0` on the writer), so the writer never
-//! copies pages into the database file inside a commit.
+//! page); lookups by subject use the separate subject index (`subject_index.rs`) and scan only
+//! the entries after it. Checkpoints run on a separate thread and connection
+//! (`wal_autocheckpoint=0` on the writer), so the writer never copies pages into the database
+//! file inside a commit; only the WAL's restart, when the checkpointer asks for it, is done by
+//! the writer between two batches (see [`WAL_RESTART_PAGES`]).
 
 use std::ops::ControlFlow;
 use std::path::Path;
