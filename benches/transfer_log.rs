@@ -13,7 +13,19 @@
 //! the ceiling of this design on that disk; 150k/s needs a commit ≤ 0.2 ms including fsync.
 //!
 //! Measured on 2026-12-02 (same VM kind, fsync 0.13 ms p50 for an 8–40 KB overwrite): 39k
-//! entries/s median. Two experiments, not kept, bound what any change to the writer can give:
+//! entries/s median; then 53.8k (53.8, 52.9, 54.5k in three runs) once three things that took
+//! the disk and the writer's cache away from the commits were mended, each measured with an
+//! append probe of six 5-second rounds (about 1.5 M entries) on one growing log, the last
+//! rounds' median, runs alternated:
+//! - the subject index keyed by seq bucket (each catch-up writes one bucket's pages instead of
+//!   a page per entry across the whole index): 36k → 41.5k, and no longer falling as the log
+//!   grows;
+//! - the WAL restarted by the writer between batches (it had grown to hundreds of MB, each
+//!   commit syncing a growing file) and SQLite built without SQLITE_ENABLE_MEMORY_MANAGEMENT
+//!   (its single page-cache LRU let the checkpointer and indexer evict the writer's hot pages:
+//!   56 page reads per commit): 41.5k → 55k.
+//!
+//! Two experiments from before these, not kept, bound what any change to the writer can give:
 //! - Syncing off the writer's thread (commits with `synchronous=NORMAL`, the WAL fdatasync'ed by
 //!   1–3 sync threads, appenders answered after a sync that began after their commit; flushes
 //!   issued together do overlap on this disk, 1 thread ~6,000 syncs/s, 3 ~15,000): 37–43k/s, no
