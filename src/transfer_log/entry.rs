@@ -387,10 +387,11 @@ pub fn entry_hash(e: &Entry, buf: &mut Vec<u8>) -> [u8; 32] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample() -> Entry {
+    /// An `out` entry with every kind of column set, for the module tests.
+    pub(crate) fn sample() -> Entry {
         Entry {
             seq: 7,
             transfer_id: Uuid::now_v7(),

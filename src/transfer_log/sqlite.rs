@@ -665,7 +665,7 @@ fn query_sql(q: &Query, part: Part) -> (String, Vec<rusqlite::types::Value>) {
 
 /// The subject index's buckets a query reads, in its order: those up to the index's `upto`,
 /// less the ones wholly on the far side of the cursor.
-fn indexed_parts(q: &Query, ix: super::subject_index::Usable) -> Box<dyn Iterator<Item = Part>> {
+fn indexed_parts(q: &Query, ix: super::subject_index::Usable) -> Vec<Part> {
     let bucket = |seq: u64| seq >> ix.bucket_bits;
     let (mut first, mut last) = (0, bucket(ix.upto));
     match (q.order, q.cursor) {
@@ -673,12 +673,16 @@ fn indexed_parts(q: &Query, ix: super::subject_index::Usable) -> Box<dyn Iterato
         (Order::OldestFirst, Some(c)) => first = bucket(c.saturating_add(1)),
         (_, None) => {}
     }
-    let upto = ix.upto;
-    let part = move |bucket| Part::Indexed { upto, bucket };
-    match q.order {
-        Order::NewestFirst => Box::new((first..=last).rev().map(part)),
-        Order::OldestFirst => Box::new((first..=last).map(part)),
+    let mut parts: Vec<Part> = (first..=last)
+        .map(|bucket| Part::Indexed {
+            upto: ix.upto,
+            bucket,
+        })
+        .collect();
+    if q.order == Order::NewestFirst {
+        parts.reverse();
     }
+    parts
 }
 
 impl LogBackend for SqliteBackend {
@@ -864,12 +868,12 @@ impl LogBackend for SqliteBackend {
         let parts = match usable {
             None => vec![Part::All],
             Some(ix) => {
-                let indexed = indexed_parts(q, ix);
-                let after = Part::After(ix.upto);
+                let mut parts = indexed_parts(q, ix);
                 match q.order {
-                    Order::NewestFirst => std::iter::once(after).chain(indexed).collect(),
-                    Order::OldestFirst => indexed.chain(std::iter::once(after)).collect(),
+                    Order::NewestFirst => parts.insert(0, Part::After(ix.upto)),
+                    Order::OldestFirst => parts.push(Part::After(ix.upto)),
                 }
+                parts
             }
         };
         for part in parts {
@@ -1022,7 +1026,8 @@ impl LogBackend for SqliteBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer_log::{Kind, entry_hash};
+    use crate::transfer_log::entry::tests::sample;
+    use crate::transfer_log::entry_hash;
 
     /// `n` small chained entries after `tip`.
     fn batch(tip: (u64, [u8; 32]), n: u64) -> Vec<StagedEntry> {
@@ -1034,26 +1039,8 @@ mod tests {
                 let mut e = Entry {
                     seq,
                     transfer_id: Uuid::now_v7(),
-                    at: time::OffsetDateTime::UNIX_EPOCH,
-                    kind: Kind::Out,
-                    recipient: "fcb".into(),
-                    operation: "credit-report".into(),
-                    caller: "underwriting".into(),
-                    purpose: None,
-                    legal_basis: None,
-                    consent_id: None,
-                    reference: None,
-                    subject: Some([7; 32]),
-                    fields: vec!["subject.iin".into()],
-                    dropped: vec![],
-                    denied: vec![],
-                    body_digest: None,
-                    body: None,
-                    upstream: vec![],
-                    outcome: "ok".into(),
-                    latency_ms: None,
                     prev_hash: prev,
-                    hash: [0; 32],
+                    ..sample()
                 };
                 e.hash = entry_hash(&e, &mut buf);
                 prev = e.hash;

@@ -26,8 +26,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 /// The index file's name inside the data directory.
 pub const INDEX_FILE: &str = "transfer-index.sqlite";
 
-/// The file's layout, in `PRAGMA user_version`: 2 is bucketed by seq (1, never recorded, was
-/// keyed by subject alone).
+/// The file's layout, in `PRAGMA user_version`: 2 is bucketed by seq. The first layout, keyed
+/// by subject alone, recorded none (0, as a new file reads).
 pub const LAYOUT: i64 = 2;
 
 /// Entries per bucket, as a shift of the seq: 65,536. Smaller buckets make catch-ups dirty
