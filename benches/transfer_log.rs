@@ -6,11 +6,14 @@
 //! concurrent appenders (goal ≥ 150,000 entries/s), and `log verify` over 200,000 small entries
 //! (goal ≥ 1,000,000 entries/s). Criterion reports time per entry and entries/s.
 //!
-//! The append bound on the 2-core development VM (ext4): a bare SQLite (WAL, FULL) commit of a
-//! 32-row batch takes 0.65 ms p50, and fsync alone 0.22 ms (40 KB, overwrite) to 0.42 ms
-//! (growing file). One writer commits at most 32 single-entry appenders per commit, and on
-//! average about half of them (the rest re-queue during the commit), so ≈ 25–50k entries/s is
-//! the ceiling of this design on that disk; 150k/s needs a commit ≤ 0.2 ms including fsync.
+//! The append bound on the 2-core development VM (ext4 without a journal): fsync alone takes
+//! 0.12–0.14 ms for an 8-page overwrite (0.23 ms when the file grows). One writer commits at
+//! most the 32 appenders' entries per commit, and in practice about half of them (the others
+//! re-queue during the commit): on 2026-12-02, 16.2 entries per batch, 252 µs per batch, of
+//! which 189 µs is the commit (WAL write and fsync) and ~4 µs per entry the rest. 150k/s needs
+//! every batch to carry all 32 entries in ≤ 213 µs, fsync included. Letting the writer wait
+//! 1–60 µs after a batch so that the two halves merge gave 21–27 entries per batch and no gain
+//! (50–53k/s): the longer batches and the wait cancel it.
 //!
 //! Measured on 2026-12-02 (same VM kind, fsync 0.13 ms p50 for an 8–40 KB overwrite): 39k
 //! entries/s median; then 53.8k (53.8, 52.9, 54.5k in three runs) once three things that took
@@ -25,7 +28,7 @@
 //!   (its single page-cache LRU let the checkpointer and indexer evict the writer's hot pages:
 //!   56 page reads per commit): 41.5k → 55k.
 //!
-//! Two experiments from before these, not kept, bound what any change to the writer can give:
+//! Two experiments from before these mends (figures of then), not kept:
 //! - Syncing off the writer's thread (commits with `synchronous=NORMAL`, the WAL fdatasync'ed by
 //!   1–3 sync threads, appenders answered after a sync that began after their commit; flushes
 //!   issued together do overlap on this disk, 1 thread ~6,000 syncs/s, 3 ~15,000): 37–43k/s, no

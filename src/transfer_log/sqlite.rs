@@ -1070,6 +1070,22 @@ mod tests {
             .len()
     }
 
+    /// `.cargo/config.toml` builds the bundled SQLite without it (its shared page-cache LRU
+    /// let the checkpointer and indexer evict the writer's pages); a build that lost the
+    /// setting fails here rather than only running slower.
+    #[test]
+    fn sqlite_is_built_with_one_page_cache_per_connection() {
+        let c = Connection::open_in_memory().expect("open");
+        let used: i64 = c
+            .query_row(
+                "SELECT sqlite_compileoption_used('ENABLE_MEMORY_MANAGEMENT')",
+                [],
+                |r| r.get(0),
+            )
+            .expect("compile options");
+        assert_eq!(used, 0, "SQLite built with SQLITE_ENABLE_MEMORY_MANAGEMENT");
+    }
+
     #[test]
     fn the_writer_restarts_the_wal_when_asked_and_never_waits_for_a_reader() {
         let dir = tempfile::tempdir().expect("tempdir");
