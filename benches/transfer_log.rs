@@ -28,16 +28,20 @@
 //!   (its single page-cache LRU let the checkpointer and indexer evict the writer's hot pages:
 //!   56 page reads per commit): 41.5k → 55k.
 //!
-//! Two experiments from before these mends (figures of then), not kept:
-//! - Syncing off the writer's thread (commits with `synchronous=NORMAL`, the WAL fdatasync'ed by
-//!   1–3 sync threads, appenders answered after a sync that began after their commit; flushes
-//!   issued together do overlap on this disk, 1 thread ~6,000 syncs/s, 3 ~15,000): 37–43k/s, no
-//!   gain. The writer then commits ~10 entries every ~90 µs, and each sync takes 0.26–0.36 ms.
-//! - The same with no sync at all (durability off): 63–76k/s with 32 appenders, 77k/s with 128.
-//!   The process then spends ~20 µs of CPU per entry (the appender's sealing and staging, the
-//!   writer's SQLite insert of 23 columns and two indexes at ~7 µs, the WAL checkpointer and
-//!   the subject indexer, and the thread wake-ups; 1.3–1.4 of the two cores busy), so two
-//!   cores cap it at ~100k/s at best, below 150k/s before the disk is involved at all.
+//! Both experiments repeated after these mends, on 2026-12-02 (runs alternated, medians), not
+//! kept:
+//! - Durability off (`synchronous=OFF`, no sync at all): 94.0k/s (92.8, 95.2, 94.0k) against
+//!   52.1k/s with it (52.3, 54.1, 50.9, 49.8, 52.1k). So the two cores cap this entry at under
+//!   100k/s even with a free disk: the process spends ~21 µs of CPU per entry. Its shares
+//!   (perf, durable run): the appenders' sealing and staging and the thread wake-ups ~36%;
+//!   the writer's SQLite inserts of 23 columns and two indexes, its WAL writes and its fsync's
+//!   writeback ~33%; the WAL checkpointer and subject indexer ~24%. 150k/s needs that cut below ~13 µs before the disk is involved at all.
+//! - Syncing off the writer's thread (commits with `synchronous=NORMAL`, the WAL fdatasync'ed
+//!   by 1–3 sync threads, each appender answered after a sync that began after its commit):
+//!   52.0k/s with one sync thread, 53.2k with two, 49.3k with three; no gain. A sync of a WAL
+//!   that the writer keeps writing takes 0.20 ms with one thread (15.8 entries each), 0.24 ms
+//!   with two and 0.26 ms with three (12–13 entries each): the disk's flushes, not the writer,
+//!   set the rate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
