@@ -302,3 +302,74 @@ async fn anything_after_the_json_value_is_a_malformed_request() {
         a.body
     );
 }
+
+#[tokio::test]
+async fn a_body_given_as_an_array_of_values_is_refused_and_broken_json_is_malformed_anywhere() {
+    let app = TestApp::spawn().await;
+    let uw = Some(app.token(Role::Underwriting));
+    let iin = demo_iin();
+    // serde_json alone reads a struct from an array of its fields in declaration order; each
+    // of these would be a valid consent, exchange or applicant check that way.
+    for (path, positional) in [
+        (
+            "/v1/consents",
+            json!([
+                iin,
+                ["fcb"],
+                ["contract_performance"],
+                "2026-01-01T10:00:00Z",
+                "app",
+                "otp:1",
+                null
+            ]),
+        ),
+        (
+            PATH,
+            json!(["contract_performance", null, "APP-1", {"subject": {"iin": iin}}]),
+        ),
+        (
+            "/v1/applicants/check",
+            json!(["contract_performance", null, "APP-1", {"subject": {"iin": iin}}]),
+        ),
+    ] {
+        let a = app.post(path, uw, &positional).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (422, "invalid_value"),
+            "{path}: {}",
+            a.body
+        );
+        let message = a.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("expected a JSON object"),
+            "{path}: {message}"
+        );
+    }
+    // A body that breaks off is malformed even where a wrong type comes first.
+    for broken in [&b"[1, 2"[..], b"{\"purpose\": 5, \"data\": ", b"[\"x\", "] {
+        let a = app.post_raw("/v1/consents", uw, broken.to_vec()).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (400, "malformed_request"),
+            "{}",
+            a.body
+        );
+        let a = app.post_raw(PATH, uw, broken.to_vec()).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (400, "malformed_request"),
+            "{}",
+            a.body
+        );
+    }
+    // Nothing was recorded or sent.
+    let a = app
+        .post(
+            PATH,
+            uw,
+            &json!({"purpose": "contract_performance", "data": {"subject": {"iin": iin}}}),
+        )
+        .await;
+    assert_eq!((a.status, a.code()), (403, "consent_missing"), "{}", a.body);
+    assert_eq!(app.mock().calls(), 0);
+}

@@ -10,6 +10,7 @@ mod consents;
 mod error;
 mod exchange;
 pub mod limits;
+mod objects_only;
 pub mod openapi;
 mod readiness;
 
@@ -238,10 +239,12 @@ impl FromRequest<AppState> for RawBody {
     }
 }
 
-/// Parses a JSON body, sorting serde's complaints into the API's error codes.
+/// Parses a JSON body, sorting serde's complaints into the API's error codes. A struct is read
+/// from a JSON object only, never from an array of its fields ([`objects_only`]). A body that
+/// is not valid JSON is `malformed_request` even where a wrong type comes before the break.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+    match serde_path_to_error::deserialize::<_, T>(objects_only::ObjectsOnly(&mut *de)) {
         Ok(v) => de.end().map(|()| v).map_err(|_| {
             AppError::malformed("the body is not valid JSON: more follows the JSON value")
         }),
@@ -255,6 +258,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                     format!("the body is not valid JSON: {message}"),
                 )),
                 Category::Data => {
+                    if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                        return Err(AppError::malformed(format!(
+                            "the body is not valid JSON: {syntax}"
+                        )));
+                    }
                     if let Some(name) = unknown_member(&message) {
                         // serde_path_to_error's path already ends with the unknown member.
                         let field = if path == "." || path.is_empty() {
