@@ -234,12 +234,13 @@ impl Gateway {
             }
         }
         let evidence = new.evidence.trim();
-        if evidence.is_empty() || evidence.len() > 256 {
+        if evidence.is_empty() || evidence.chars().count() > 256 {
             return Err(AppError::invalid_value(
                 "evidence",
                 "a reference of 1 to 256 characters is needed",
             ));
         }
+        no_control_characters("evidence", evidence)?;
         let now = OffsetDateTime::now_utc();
         if new.granted_at > now + GRANTED_AT_SKEW {
             return Err(AppError::invalid_value("granted_at", "lies in the future"));
@@ -328,13 +329,14 @@ impl Gateway {
             consent_id: None,
             request_id: req.request_id.as_deref(),
         };
-        if let Some(r) = ctx.reference
-            && r.len() > 128
-        {
-            return Err(AppError::invalid_value(
-                "reference",
-                "longer than 128 characters",
-            ));
+        if let Some(r) = ctx.reference {
+            if r.chars().count() > 128 {
+                return Err(AppError::invalid_value(
+                    "reference",
+                    "longer than 128 characters",
+                ));
+            }
+            no_control_characters("reference", r)?;
         }
 
         // The caller and the purpose.
@@ -583,6 +585,19 @@ impl Gateway {
 }
 
 /// The subject of a request: `subject.iin`, else `user.iin`, validated.
+/// A free-text member that the log or the ledger keeps and reports print (a reference, a
+/// consent's evidence) takes no control character: none could start a line of its own in a
+/// subject report or move the cursor in an auditor's terminal.
+fn no_control_characters(field: &str, value: &str) -> Result<(), AppError> {
+    if value.chars().any(char::is_control) {
+        return Err(AppError::invalid_value(
+            field,
+            "contains a control character (a line break, a tab, an escape)",
+        ));
+    }
+    Ok(())
+}
+
 fn subject_of(data: &Value) -> Result<Option<Iin>, AppError> {
     for path in ["subject.iin", "user.iin"] {
         let mut cur = data;

@@ -373,3 +373,54 @@ async fn a_body_given_as_an_array_of_values_is_refused_and_broken_json_is_malfor
     assert_eq!((a.status, a.code()), (403, "consent_missing"), "{}", a.body);
     assert_eq!(app.mock().calls(), 0);
 }
+
+#[tokio::test]
+async fn references_and_evidence_are_counted_in_characters_and_take_no_control_characters() {
+    let app = TestApp::spawn().await;
+    let uw = Some(app.token(Role::Underwriting));
+    for bad in [
+        "APP-1\n   Outcome: forged",
+        "APP\u{1b}[2J",
+        "A\tB",
+        "A\u{0}B",
+        "A\u{85}B",
+    ] {
+        let mut body = common::consent_body(&demo_iin());
+        body["evidence"] = json!(format!("otp:{bad}"));
+        let a = app.post("/v1/consents", uw, &body).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (422, "invalid_value"),
+            "{bad:?}: {}",
+            a.body
+        );
+        assert_eq!(a.body["error"]["fields"], json!(["evidence"]));
+        let mut body = request(json!(demo_iin()));
+        body["reference"] = json!(bad);
+        let a = app.post(PATH, uw, &body).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (422, "invalid_value"),
+            "{bad:?}: {}",
+            a.body
+        );
+        assert_eq!(a.body["error"]["fields"], json!(["reference"]));
+    }
+    assert_eq!(app.mock().calls(), 0, "nothing was sent");
+    // 128 characters of Cyrillic (256 bytes) is within the limit; 129 is not.
+    let consent = app
+        .post("/v1/consents", uw, &common::consent_body(&demo_iin()))
+        .await;
+    assert_eq!(consent.status, 201, "{}", consent.body);
+    let mut body = request(json!(demo_iin()));
+    body["reference"] = json!("Ж".repeat(129));
+    let a = app.post(PATH, uw, &body).await;
+    assert_eq!((a.status, a.code()), (422, "invalid_value"), "{}", a.body);
+    body["reference"] = json!("Ж".repeat(128));
+    let a = app.post(PATH, uw, &body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let mut body = common::consent_body(&demo_iin());
+    body["evidence"] = json!("Ж".repeat(256));
+    let a = app.post("/v1/consents", uw, &body).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+}

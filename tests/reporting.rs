@@ -182,6 +182,10 @@ async fn refused_lines_are_named_with_line_and_reason_and_never_stop_the_others(
     let no_consent = synthetic_contract(9);
     let mut duplicate = synthetic_contract(1);
     duplicate["agreement_number"] = "other".into();
+    let mut control = synthetic_contract(11);
+    control["borrower"]["last_name"] = "Ахметов\u{1b}[2J".into();
+    let mut control_middle = synthetic_contract(12);
+    control_middle["borrower"]["middle_name"] = "Сери\nкович".into();
     let mut source: Vec<String> = lines(&good);
     source.extend([
         bad_iin.to_string(),               // line 5
@@ -193,6 +197,8 @@ async fn refused_lines_are_named_with_line_and_reason_and_never_stop_the_others(
         no_consent.to_string(),            // line 11
         duplicate.to_string(),             // line 12
         "[1, 2]".to_owned(),               // line 13
+        control.to_string(),               // line 14
+        control_middle.to_string(),        // line 15
     ]);
     let path = write_lines(app.dir.path(), "loans.jsonl", &source);
     let report = run(&app, &path).await;
@@ -204,7 +210,7 @@ async fn refused_lines_are_named_with_line_and_reason_and_never_stop_the_others(
             report.counts.invalid,
             report.counts.sent
         ),
-        (13, 9, 4)
+        (15, 11, 4)
     );
     let refused: Vec<(u64, &str)> = report.refusals.iter().map(|r| (r.line, r.code)).collect();
     assert_eq!(
@@ -219,6 +225,8 @@ async fn refused_lines_are_named_with_line_and_reason_and_never_stop_the_others(
             (11, "consent_missing"),
             (12, "duplicate"),
             (13, "invalid"),
+            (14, "invalid"),
+            (15, "invalid"),
         ]
     );
     let reason = |line: u64| {
@@ -239,6 +247,14 @@ async fn refused_lines_are_named_with_line_and_reason_and_never_stop_the_others(
     );
     assert!(reason(9).contains("currency"), "{}", reason(9));
     assert!(reason(12).contains("line 1"), "{}", reason(12));
+    assert_eq!(
+        reason(14),
+        "borrower.last_name contains a control character"
+    );
+    assert_eq!(
+        reason(15),
+        "borrower.middle_name contains a control character"
+    );
     // No value from the file in any reason.
     let longest_digit_run = |s: &str| {
         s.split(|c: char| !c.is_ascii_digit())

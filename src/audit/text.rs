@@ -2,11 +2,32 @@
 //! dates in words with UTC and Almaty time; the codes auditors need stay at the end of each
 //! transfer.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::subject_report::{
     ConsentSource, ConsentView, FieldView, Named, SubjectReport, Transfer, TransferKind,
 };
+
+/// Text that came from a caller or a party (a reference, consent evidence, a bureau's message
+/// or ids), with each control character shown as its escape (`\u{1b}`): a stored value can
+/// then neither start a line of its own in the report nor move the cursor in a terminal.
+/// The gateway refuses such characters in what it records now; older entries and a party's
+/// answers may still hold them.
+fn shown(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            let _ = write!(out, "{}", c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 fn channel_words(channel: &str) -> &str {
     match channel {
@@ -117,7 +138,7 @@ fn consent_sentence(c: &ConsentView) -> String {
         "given {} {}; evidence on file: {}",
         c.given_at.human(),
         channel_words(&c.channel),
-        c.evidence
+        shown(&c.evidence)
     );
     match &c.expires_at {
         Some(e) => {
@@ -204,7 +225,7 @@ fn transfer(out: &mut String, n: usize, t: &Transfer) {
         }
     }
     if let Some(r) = &t.reference {
-        let _ = writeln!(out, "   The lender's reference: {r}");
+        let _ = writeln!(out, "   The lender's reference: {}", shown(r));
     }
     for c in &t.contracts {
         let what = if c.operation == "update" {
@@ -221,12 +242,12 @@ fn transfer(out: &mut String, n: usize, t: &Transfer) {
         let message = c
             .message
             .as_ref()
-            .map(|m| format!("; the bureau said: {m}"))
+            .map(|m| format!("; the bureau said: {}", shown(m)))
             .unwrap_or_default();
         let _ = writeln!(
             out,
             "   Your contract {} ({what}): {outcome}{message}",
-            c.contract_code
+            shown(&c.contract_code)
         );
     }
     match t.kind {
@@ -283,7 +304,7 @@ fn transfer(out: &mut String, n: usize, t: &Transfer) {
             b.run,
             b.bureau_batch_id
                 .as_ref()
-                .map(|id| format!(", bureau batch {id}"))
+                .map(|id| format!(", bureau batch {}", shown(id)))
                 .unwrap_or_default(),
             b.state
         );
@@ -292,7 +313,7 @@ fn transfer(out: &mut String, n: usize, t: &Transfer) {
         let ids: Vec<String> = t
             .upstream_ids
             .iter()
-            .map(|(k, v)| format!("{k} {v}"))
+            .map(|(k, v)| format!("{} {}", shown(k), shown(v)))
             .collect();
         let _ = writeln!(out, "   The party's references: {}", ids.join(", "));
     }
@@ -406,5 +427,69 @@ mod tests {
             words("loan.borrower.last_name"),
             "loan › borrower › last name"
         );
+    }
+
+    #[test]
+    fn text_from_callers_and_parties_cannot_start_a_line_or_steer_a_terminal() {
+        assert_eq!(shown("APP-1 Ал"), "APP-1 Ал");
+        assert_eq!(shown("a\u{1b}[2J\nb\t"), "a\\u{1b}[2J\\u{a}b\\u{9}");
+        let named = |key: &str| Named {
+            key: key.to_owned(),
+            description: None,
+            clause: None,
+        };
+        let forged = "APP-1\n   Outcome: nothing was sent\u{1b}[2J";
+        let t = Transfer {
+            transfer_id: uuid::Uuid::nil(),
+            kind: TransferKind::ReportingUpload,
+            recipient: named("fcb"),
+            operation: named("contract-upload"),
+            at: super::super::when::When::of(time::macros::datetime!(2026-01-01 10:00 UTC)),
+            answered_at: None,
+            purpose: None,
+            legal_basis: None,
+            reference: Some(forged.to_owned()),
+            consent: None,
+            sent: vec![],
+            received: vec![],
+            dropped: vec![],
+            refused_fields: vec![],
+            outcome: "ok".to_owned(),
+            outcome_text: "sent".to_owned(),
+            contracts: vec![super::super::subject_report::UploadedContract {
+                contract_code: "C-1\r".to_owned(),
+                operation: "update",
+                outcome: "rejected".to_owned(),
+                message: Some("bad\nrecord\u{7}".to_owned()),
+            }],
+            batch: Some(super::super::subject_report::BatchRef {
+                batch: 1,
+                run: 1,
+                bureau_batch_id: Some("B\u{1b}]0;x\u{7}".to_owned()),
+                state: "final",
+            }),
+            upstream_ids: [("ref\n".to_owned(), "R\u{8}1".to_owned())].into(),
+            log_entries: vec![1],
+        };
+        let mut out = String::new();
+        transfer(&mut out, 1, &t);
+        assert!(
+            !out.chars().any(|c| c.is_control() && c != '\n'),
+            "only the report's own line breaks: {out:?}"
+        );
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("   Outcome:")).count(),
+            1,
+            "no forged line: {out}"
+        );
+        for escaped in [
+            "APP-1\\u{a}   Outcome: nothing was sent\\u{1b}[2J",
+            "C-1\\u{d}",
+            "bad\\u{a}record\\u{7}",
+            "B\\u{1b}]0;x\\u{7}",
+            "ref\\u{a} R\\u{8}1",
+        ] {
+            assert!(out.contains(escaped), "{escaped} in {out}");
+        }
     }
 }

@@ -157,6 +157,10 @@ fn text(path: &str, s: &str) -> Result<String, String> {
     if t.is_empty() {
         return Err(format!("{path} is empty"));
     }
+    // XML 1.0 cannot carry most of them, and none belongs in a name, a number or an address.
+    if t.chars().any(char::is_control) {
+        return Err(format!("{path} contains a control character"));
+    }
     Ok(t.to_owned())
 }
 
@@ -435,7 +439,8 @@ fn borrower(b: &SourceBorrower, codes: &ReportingConfig) -> Result<UploadBorrowe
             .middle_name
             .as_deref()
             .filter(|m| !m.trim().is_empty())
-            .map(|m| m.trim().to_owned()),
+            .map(|m| text("borrower.middle_name", m))
+            .transpose()?,
         gender,
         birth_date,
         citizenship_id: citizenship_id.clone(),
