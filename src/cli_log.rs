@@ -146,6 +146,17 @@ fn open_keys(data: &Path) -> anyhow::Result<Keys> {
 }
 
 impl Filters {
+    /// What makes these filters contradict themselves (an `--until` not after `--since` would
+    /// match nothing, an empty answer an auditor might read as "no transfers").
+    pub fn contradiction(&self) -> Option<&'static str> {
+        match (self.since, self.until) {
+            (Some(since), Some(until)) if until <= since => {
+                Some("--until must be later than --since (the range is since ≤ at < until)")
+            }
+            _ => None,
+        }
+    }
+
     fn to_query(&self, data: &Path) -> anyhow::Result<Query> {
         let subject = match &self.iin {
             Some(iin) => Some(open_keys(data)?.subject_index(iin)),

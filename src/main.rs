@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use kuzet::app::{App, AppOptions};
 use kuzet::config::{self, Config};
@@ -353,6 +353,15 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     kuzet_transport::install_crypto_provider();
     let cli = Cli::parse();
+    if let Command::Log {
+        command: LogCommand::Query { filters, .. } | LogCommand::Export { filters, .. },
+    } = &cli.command
+        && let Some(problem) = filters.contradiction()
+    {
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, problem)
+            .exit();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

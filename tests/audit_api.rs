@@ -430,6 +430,19 @@ async fn bad_parameters_are_named_and_their_values_never_repeated() {
             "sideways",
             vec!["kind"],
         ),
+        // A range that cannot hold anything (until is exclusive).
+        (
+            query(&[("since", "2026-02-01"), ("until", "2026-01-01")]),
+            "invalid_value",
+            "2026-01-01",
+            vec!["until"],
+        ),
+        (
+            query(&[("since", "2026-01-01"), ("until", "2026-01-01T00:00:00Z")]),
+            "invalid_value",
+            "2026-01-01T",
+            vec!["until"],
+        ),
         (
             query(&[("cursor", "abc")]),
             "invalid_value",

@@ -356,6 +356,47 @@ fn bad_arguments_exit_2_and_never_echo_an_iin() {
         let o = kuzet(&log.data, &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
     }
+    // A range that cannot hold anything is refused, not answered with nothing.
+    for args in [
+        vec![
+            "log",
+            "query",
+            "--since",
+            "2026-02-01",
+            "--until",
+            "2026-01-01",
+        ],
+        vec![
+            "log",
+            "query",
+            "--since",
+            "2026-01-01",
+            "--until",
+            "2026-01-01T00:00:00Z",
+        ],
+        vec![
+            "log",
+            "export",
+            "--format",
+            "csv",
+            "--out",
+            "x.csv",
+            "--since",
+            "2026-02-01",
+            "--until",
+            "2026-01-01",
+        ],
+    ] {
+        let o = kuzet(&log.data, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("--until must be later than --since"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(stdout(&o).is_empty());
+    }
+    assert!(!log.data.join("x.csv").exists() && !std::path::Path::new("x.csv").exists());
 }
 
 #[test]

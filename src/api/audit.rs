@@ -204,6 +204,16 @@ pub fn parse_search(
             _ => return Err(AppError::unknown_field(vec![param.to_owned()])),
         }
     }
+    // A range that cannot hold anything is a mistake to say so, not an empty page that
+    // reads as "no transfers".
+    if let (Some(since), Some(until)) = (q.since, q.until)
+        && until <= since
+    {
+        return Err(AppError::invalid_value(
+            "until",
+            "must be later than since (the range is since ≤ at < until)",
+        ));
+    }
     Ok(search)
 }
 
