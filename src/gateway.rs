@@ -584,7 +584,6 @@ impl Gateway {
     }
 }
 
-/// The subject of a request: `subject.iin`, else `user.iin`, validated.
 /// A free-text member that the log or the ledger keeps and reports print (a reference, a
 /// consent's evidence) takes no control character: none could start a line of its own in a
 /// subject report or move the cursor in an auditor's terminal.
@@ -598,6 +597,7 @@ fn no_control_characters(field: &str, value: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The subject of a request: `subject.iin`, else `user.iin`, validated.
 fn subject_of(data: &Value) -> Result<Option<Iin>, AppError> {
     for path in ["subject.iin", "user.iin"] {
         let mut cur = data;

@@ -204,8 +204,8 @@ pub fn parse_search(
             _ => return Err(AppError::unknown_field(vec![param.to_owned()])),
         }
     }
-    // A range that cannot hold anything is a mistake to say so, not an empty page that
-    // reads as "no transfers".
+    // A range that cannot hold anything is refused: an empty page would read as "no
+    // transfers".
     if let (Some(since), Some(until)) = (q.since, q.until)
         && until <= since
     {
