@@ -296,3 +296,40 @@ fn consents_import_records_the_good_lines_and_names_the_bad_ones() {
     assert_eq!(consents[0].recorded_by, "kuzet-import");
     assert_eq!(consents[0].recipients, ["fcb"]);
 }
+
+#[test]
+fn log_verify_names_a_missing_empty_or_foreign_log_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let file = data.join("transfer-log.sqlite");
+    let expect = |what: &str, message: &str| {
+        let out = kuzet(&data, &["log", "verify"]);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{what}");
+        assert!(stderr(&out).contains(message), "{what}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&file.display().to_string()),
+            "{what} names the file: {}",
+            stderr(&out)
+        );
+    };
+    expect("no data directory", "no transfer log here");
+    std::fs::create_dir_all(&data).expect("dir");
+    expect("no file", "no transfer log here");
+    std::fs::write(&file, b"").expect("empty");
+    expect("an empty file", "not a kuzet transfer log");
+    std::fs::write(&file, [0x5a; 8192]).expect("junk");
+    expect("not a database", "file is not a database");
+    std::fs::remove_file(&file).expect("rm");
+    let other = rusqlite::Connection::open(&file).expect("sqlite");
+    other
+        .execute_batch("CREATE TABLE entries (seq INTEGER PRIMARY KEY);")
+        .expect("table");
+    drop(other);
+    expect("another database", "not a kuzet transfer log");
+    assert_eq!(
+        std::fs::read_dir(&data).expect("ls").count(),
+        1,
+        "verification created nothing beside the file"
+    );
+}

@@ -298,15 +298,35 @@ impl SqliteBackend {
         if !path.exists() {
             return Err(LogError::Io {
                 path,
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no transfer log here (is this the gateway's data directory?)",
+                ),
             });
         }
+        let named = |e: rusqlite::Error| LogError::Storage(format!("{}: {e}", path.display()));
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(storage)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
+        .map_err(named)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(named)?;
+        // A file that is not a database, or a database without the log's tables (an empty
+        // file, a copy taken without its WAL), is named as such, not by a failing query.
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+                 AND name IN ('entries', 'checkpoints', 'subject_keys')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(named)?;
+        if tables != 3 {
+            return Err(LogError::Storage(format!(
+                "{}: not a kuzet transfer log (it lacks the log's tables)",
+                path.display()
+            )));
+        }
         conn.pragma_update(None, "cache_size", -65_536)
             .map_err(storage)?;
         // Verify reads every page once: mapping the file saves a copy per page. The whole file
