@@ -69,6 +69,9 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_signing_out_clears_it() {
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/audit"] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
+    // Plain HTTP (a loopback or a TLS-terminating proxy in front): a Secure cookie would never
+    // come back. Over the gateway's own TLS it is Secure (listener_tls.rs).
+    assert!(!cookie.contains("Secure"), "{cookie}");
     let session = format!("kuzet_audit={}", app.token(Role::Auditor));
 
     let page = send(http.get(app.url("/audit")).header("cookie", &session)).await;

@@ -84,6 +84,8 @@ fn client(ca_pem: &str, identity: Option<&(String, String)>) -> reqwest::Client 
     };
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
+        // The audit page's sign-in answers 303 with its cookie: seen, not followed.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
 }
@@ -303,4 +305,31 @@ fn a_listener_with_unreadable_files_names_them() {
     };
     let err = kuzet::server::tls_server_config(&tls).expect_err("missing");
     assert!(err.to_string().contains("/nonexistent/server.pem"), "{err}");
+}
+
+#[tokio::test]
+async fn over_tls_the_audit_session_cookie_is_secure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = ca("kuzet listener test CA");
+    let (cert, key) = leaf(&ca, "kuzet", true);
+    let tls = ListenerTls {
+        certificate_pem: write(dir.path(), "server.pem", &cert),
+        key_pem: write(dir.path(), "server.key", &key),
+        client_auth: ClientAuth::None,
+        client_ca_pem: None,
+    };
+    let app = TlsApp::start(tls, dir).await;
+    let token = app.add_client("auditor-1", Role::Auditor);
+    let resp = client(&ca.pem, None)
+        .post(app.url("/audit/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .expect("https");
+    assert_eq!(resp.status(), 303);
+    let cookie = resp.headers()["set-cookie"].to_str().expect("ascii");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/audit"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
 }

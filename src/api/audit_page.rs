@@ -98,11 +98,14 @@ fn auditor(state: &AppState, headers: &HeaderMap) -> Result<Client, Box<Response
     Err(Box::new(refusal))
 }
 
-fn session_cookie(token: String) -> Cookie<'static> {
+/// The session: the auditor's token, for `/audit` only, never readable by scripts nor sent
+/// cross-site; over a TLS listener also `Secure`, so a browser never sends it over plain HTTP.
+fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
     Cookie::build((SESSION_COOKIE, token))
         .http_only(true)
         .same_site(SameSite::Strict)
         .path("/audit")
+        .secure(secure)
         .build()
 }
 
@@ -159,7 +162,11 @@ async fn stylesheet() -> Response {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-async fn sign_in(State(state): State<AppState>, body: Bytes) -> Response {
+async fn sign_in(
+    State(state): State<AppState>,
+    tls: Option<axum::Extension<std::sync::Arc<axum_server::tls::TlsInfo>>>,
+    body: Bytes,
+) -> Response {
     let token = form_urlencoded::parse(&body)
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.trim().to_owned())
@@ -188,7 +195,7 @@ async fn sign_in(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(Some(client)) => {
             tracing::info!(caller = %client.name, "Auditor signed in to the audit page.");
             let mut response = redirect("/audit");
-            set_cookie(&mut response, &session_cookie(token));
+            set_cookie(&mut response, &session_cookie(token, tls.is_some()));
             response
         }
     }
@@ -711,11 +718,14 @@ mod tests {
 
     #[test]
     fn session_cookies_are_http_only_strict_and_scoped() {
-        let c = session_cookie("kz_abc".to_owned()).to_string();
+        let c = session_cookie("kz_abc".to_owned(), false).to_string();
         assert!(c.starts_with("kuzet_audit=kz_abc"), "{c}");
         assert!(c.contains("HttpOnly"), "{c}");
         assert!(c.contains("SameSite=Strict"), "{c}");
         assert!(c.contains("Path=/audit"), "{c}");
+        assert!(!c.contains("Secure"), "{c}");
+        let c = session_cookie("kz_abc".to_owned(), true).to_string();
+        assert!(c.contains("Secure") && c.contains("HttpOnly"), "{c}");
         let r = removal_cookie().to_string();
         assert!(r.contains("Max-Age=0"), "{r}");
     }
