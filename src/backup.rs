@@ -519,14 +519,21 @@ fn write_archive(
 /// size and digest. With `into`, the files are written there (0600); without, only checked.
 fn read_archive(archive: &mut File, into: Option<&Path>) -> Result<Manifest, BackupError> {
     let bad = |m: String| BackupError::Archive(m);
+    // The tar crate's header complaints (kind `Other`) quote the header's name field, which in
+    // a file that is not an archive is its first bytes, whatever they hold: those are left
+    // out. A read error of the file itself keeps its reason.
+    let tar_error = |what: &str, e: io::Error| match e.kind() {
+        io::ErrorKind::Other => bad(what.to_owned()),
+        _ => bad(format!("{what} ({e})")),
+    };
     let mut tar = tar::Archive::new(io::BufReader::new(archive));
     let mut entries = tar
         .entries()
-        .map_err(|e| bad(format!("not a tar archive ({e})")))?;
+        .map_err(|e| tar_error("not a tar archive", e))?;
     let mut first = entries
         .next()
         .ok_or_else(|| bad("the archive is empty".into()))?
-        .map_err(|e| bad(format!("not a tar archive ({e})")))?;
+        .map_err(|e| tar_error("not a tar archive", e))?;
     if entry_name(&first).as_deref() != Some(MANIFEST_FILE) || first.size() > MANIFEST_MAX_BYTES {
         return Err(bad(format!("its first entry is not {MANIFEST_FILE}")));
     }
@@ -545,7 +552,7 @@ fn read_archive(archive: &mut File, into: Option<&Path>) -> Result<Manifest, Bac
     }
     let mut seen = BTreeSet::new();
     for entry in entries {
-        let mut entry = entry.map_err(|e| bad(format!("a damaged entry ({e})")))?;
+        let mut entry = entry.map_err(|e| tar_error("a damaged entry", e))?;
         let name = entry_name(&entry).ok_or_else(|| bad("an entry with a bad name".into()))?;
         let Some(listed) = manifest.files.iter().find(|f| f.name == name) else {
             return Err(bad(format!("{name} is not in the manifest")));

@@ -387,6 +387,22 @@ fn a_damaged_or_altered_archive_is_refused_and_nothing_is_restored() {
     let err = failed(&restore(&cut, &work.path().join("from-cut")));
     assert!(err.contains("the signed checkpoint at seq 3"), "{err}");
 
+    // A file that is not an archive at all (an export of someone's data, say): refused, and
+    // nothing of its content is quoted back.
+    let not_tar = work.path().join("export.csv");
+    std::fs::write(
+        &not_tar,
+        "seq,reference,subject\n1,APP-870525301012,Ахметова Айгерим\n".repeat(20),
+    )
+    .expect("write");
+    let into = work.path().join("from-not-tar");
+    let err = failed(&restore(&not_tar, &into));
+    assert!(err.contains("not a tar archive"), "{err}");
+    for quoted in ["seq,", "APP-", "Ахметова"] {
+        assert!(!err.contains(quoted), "{quoted} quoted back: {err}");
+    }
+    assert!(!into.exists());
+
     // The intact archive still restores.
     ok(&restore(&archive, &work.path().join("from-intact")));
 }
