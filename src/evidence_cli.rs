@@ -14,6 +14,14 @@ use std::sync::Arc;
 use kuzet::db::Pg;
 use kuzet::transfer_log::VerifyOptions;
 
+/// `--public-key`'s argument check, so that a bad key is a usage error (exit 2) like every
+/// other bad argument; [`public_key`] then decodes it.
+pub fn checked_public_key(hex_key: &str) -> Result<String, String> {
+    public_key(Some(hex_key))
+        .map(|_| hex_key.trim().to_owned())
+        .map_err(|_| "expected the 64 hex digits of an Ed25519 public key".to_owned())
+}
+
 /// Parses `--public-key`.
 pub fn public_key(hex_key: Option<&str>) -> anyhow::Result<Option<[u8; 32]>> {
     hex_key
@@ -102,11 +110,9 @@ pub fn checkpoint(data: &Path, pg: Option<&Arc<Pg>>) -> anyhow::Result<ExitCode>
 pub fn make_proof(
     data: &Path,
     pg: Option<&Arc<Pg>>,
-    transfer_id: &str,
+    id: uuid::Uuid,
     out: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let id = uuid::Uuid::parse_str(transfer_id.trim())
-        .context("TRANSFER_ID: expected a transfer id (a UUID)")?;
     let mut b = crate::cli_db::log_reader(data, pg)?;
     let proof = match proof::build(&mut *b, id) {
         Ok(p) => p,

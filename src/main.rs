@@ -174,7 +174,7 @@ enum LogCommand {
     Verify {
         /// The Ed25519 public key (hex) the checkpoints must be signed with; default: that of
         /// the data dir's checkpoint.key.
-        #[arg(long)]
+        #[arg(long, value_parser = evidence_cli::checked_public_key)]
         public_key: Option<String>,
         /// A checkpoint held outside the gateway (the JSON `kuzet log checkpoint` printed):
         /// the log must still contain the entry it pins. Repeatable.
@@ -189,8 +189,8 @@ enum LogCommand {
     /// Export a transfer's offline proof: its entries, the chain up to the next signed
     /// checkpoint, and the checkpoint with its public key.
     Proof {
-        /// The transfer id.
-        transfer_id: String,
+        /// The transfer id (a UUID).
+        transfer_id: uuid::Uuid,
         /// The proof file to write.
         #[arg(long)]
         out: PathBuf,
@@ -200,7 +200,7 @@ enum LogCommand {
         /// The proof file (from `kuzet log proof`).
         file: PathBuf,
         /// The published checkpoint key (hex) the proof's checkpoint must be signed with.
-        #[arg(long)]
+        #[arg(long, value_parser = evidence_cli::checked_public_key)]
         public_key: Option<String>,
     },
     /// Search the log, newest first, one page at a time (read-only: runs beside the gateway).
@@ -252,7 +252,7 @@ enum LogCommand {
         from: PathBuf,
         /// The Ed25519 public key (hex) the checkpoints must be signed with; default: that of
         /// the archive's checkpoint.key.
-        #[arg(long)]
+        #[arg(long, value_parser = evidence_cli::checked_public_key)]
         public_key: Option<String>,
     },
     /// Everything sent or received about one subject, for their access request (policy 9.1).
@@ -602,7 +602,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => evidence_cli::make_proof(
             &data,
             shared_reader(cli.config.as_ref(), &data)?.as_ref(),
-            &transfer_id,
+            transfer_id,
             &out,
         ),
         Command::Log {

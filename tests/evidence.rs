@@ -504,3 +504,30 @@ async fn retention_destroys_only_keys_whose_every_body_has_expired() {
     let r: serde_json::Value = serde_json::from_slice(&cli.stdout).expect("json");
     assert_eq!(r["destroyed"], 0);
 }
+
+#[test]
+fn a_bad_key_or_transfer_id_is_a_usage_error_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let proof = dir.path().join("proof.json").to_string_lossy().into_owned();
+    for args in [
+        vec!["log", "verify", "--public-key", "zz"],
+        vec!["log", "verify", "--public-key", &"ab".repeat(31)],
+        vec!["log", "verify-proof", &proof, "--public-key", "not hex"],
+        vec!["log", "restore", "--from", &proof, "--public-key", "12"],
+        vec!["log", "proof", "not-a-uuid", "--out", &proof],
+    ] {
+        let o = kuzet(&data, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{args:?}");
+        assert!(
+            stderr(&o).contains("64 hex digits") || stderr(&o).contains("TRANSFER_ID"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(
+        !data.exists() && !Path::new(&proof).exists(),
+        "nothing created"
+    );
+}
