@@ -22,6 +22,18 @@ pub fn checked_public_key(hex_key: &str) -> Result<String, String> {
         .map_err(|_| "expected the 64 hex digits of an Ed25519 public key".to_owned())
 }
 
+/// `--reference`'s argument check: the log keeps it and reports print it, so, as over HTTP,
+/// at most 128 characters and no control character.
+pub fn checked_reference(reference: &str) -> Result<String, String> {
+    if reference.chars().count() > 128 {
+        return Err("longer than 128 characters".into());
+    }
+    if reference.chars().any(char::is_control) {
+        return Err("contains a control character (a line break, a tab, an escape)".into());
+    }
+    Ok(reference.to_owned())
+}
+
 /// Parses `--public-key`.
 pub fn public_key(hex_key: Option<&str>) -> anyhow::Result<Option<[u8; 32]>> {
     hex_key

@@ -288,8 +288,9 @@ enum SubjectsCommand {
         /// The subject's IIN (printed only masked).
         #[arg(long, value_parser = cli_log::IinParser)]
         iin: kuzet_ident::Iin,
-        /// The request's reference (e.g. the letter's registration number).
-        #[arg(long)]
+        /// The request's reference (e.g. the letter's registration number): at most 128
+        /// characters, no control characters.
+        #[arg(long, value_parser = evidence_cli::checked_reference)]
         reference: Option<String>,
     },
 }

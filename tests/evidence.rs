@@ -526,6 +526,24 @@ fn a_bad_key_or_transfer_id_is_a_usage_error_exit_2() {
             stderr(&o)
         );
     }
+    let iin = person(1);
+    for (reference, reason) in [
+        ("LTR-1\n   forged line", "control character"),
+        (&*"Ж".repeat(129), "longer than 128 characters"),
+    ] {
+        let args = [
+            "subjects",
+            "erase",
+            "--iin",
+            iin.expose(),
+            "--reference",
+            reference,
+        ];
+        let o = kuzet(&data, &args);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(reason), "{}", stderr(&o));
+        assert!(!stderr(&o).contains(iin.expose()), "{}", stderr(&o));
+    }
     assert!(
         !data.exists() && !Path::new(&proof).exists(),
         "nothing created"
