@@ -25,13 +25,10 @@ pub fn checked_public_key(hex_key: &str) -> Result<String, String> {
 /// `--reference`'s argument check: the log keeps it and reports print it, so, as over HTTP,
 /// at most 128 characters and no control character.
 pub fn checked_reference(reference: &str) -> Result<String, String> {
-    if reference.chars().count() > 128 {
-        return Err("longer than 128 characters".into());
+    match kuzet::gateway::reference_problem(reference) {
+        Some(problem) => Err(problem.to_owned()),
+        None => Ok(reference.to_owned()),
     }
-    if reference.chars().any(char::is_control) {
-        return Err("contains a control character (a line break, a tab, an escape)".into());
-    }
-    Ok(reference.to_owned())
 }
 
 /// Parses `--public-key`.

@@ -329,14 +329,8 @@ impl Gateway {
             consent_id: None,
             request_id: req.request_id.as_deref(),
         };
-        if let Some(r) = ctx.reference {
-            if r.chars().count() > 128 {
-                return Err(AppError::invalid_value(
-                    "reference",
-                    "longer than 128 characters",
-                ));
-            }
-            no_control_characters("reference", r)?;
+        if let Some(problem) = ctx.reference.and_then(reference_problem) {
+            return Err(AppError::invalid_value("reference", problem));
         }
 
         // The caller and the purpose.
@@ -584,17 +578,28 @@ impl Gateway {
     }
 }
 
-/// A free-text member that the log or the ledger keeps and reports print (a reference, a
-/// consent's evidence) takes no control character: none could start a line of its own in a
-/// subject report or move the cursor in an auditor's terminal.
+/// What free text that the log or the ledger keeps and reports print (a reference, a consent's
+/// evidence) may not hold: a control character could start a line of its own in a subject
+/// report or move the cursor in an auditor's terminal.
+const CONTROL_CHARACTER: &str = "contains a control character (a line break, a tab, an escape)";
+
 fn no_control_characters(field: &str, value: &str) -> Result<(), AppError> {
     if value.chars().any(char::is_control) {
-        return Err(AppError::invalid_value(
-            field,
-            "contains a control character (a line break, a tab, an escape)",
-        ));
+        return Err(AppError::invalid_value(field, CONTROL_CHARACTER));
     }
     Ok(())
+}
+
+/// Why a reference (an exchange's, an erasure request's) cannot be logged, if it cannot: more
+/// than 128 characters, or a control character.
+pub fn reference_problem(reference: &str) -> Option<&'static str> {
+    if reference.chars().count() > 128 {
+        Some("longer than 128 characters")
+    } else if reference.chars().any(char::is_control) {
+        Some(CONTROL_CHARACTER)
+    } else {
+        None
+    }
 }
 
 /// The subject of a request: `subject.iin`, else `user.iin`, validated.
