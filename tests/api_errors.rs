@@ -424,3 +424,40 @@ async fn references_and_evidence_are_counted_in_characters_and_take_no_control_c
     let a = app.post("/v1/consents", uw, &body).await;
     assert_eq!(a.status, 201, "{}", a.body);
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_two_authorization_headers_are_refused() {
+    let app = TestApp::spawn().await;
+    let token = app.token(Role::Auditor);
+    let get = |value: Vec<String>| {
+        let mut req = app.http.get(app.url("/v1/transfers?limit=1"));
+        for v in value {
+            req = req.header("authorization", v);
+        }
+        async move {
+            let resp = req.send().await.expect("request");
+            let status = resp.status().as_u16();
+            let body: serde_json::Value = resp.json().await.expect("json");
+            (status, body)
+        }
+    };
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let (status, body) = get(vec![format!("{scheme} {token}")]).await;
+        assert_eq!(status, 200, "{scheme}: {body}");
+    }
+    for values in [
+        vec![format!("Bearer {token}"), format!("Bearer {token}")],
+        vec![format!("Bearer {token}"), "Bearer kz_other".to_owned()],
+        vec![format!("Basic {token}")],
+        vec!["Bearer".to_owned()],
+        vec!["Bearer    ".to_owned()],
+        vec![format!("Bearer{token}")],
+    ] {
+        let (status, body) = get(values.clone()).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("unauthenticated")),
+            "{values:?}: {body}"
+        );
+    }
+}

@@ -127,6 +127,14 @@ async fn method_not_allowed(method: axum::http::Method) -> AppError {
     )
 }
 
+/// The token of an `Authorization: Bearer TOKEN` value; the scheme's name is
+/// case-insensitive (RFC 9110, 11.1), so `bearer TOKEN` is the same.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The authenticated caller: the client whose bearer token came with the request.
 pub struct Caller(pub Client);
 
@@ -134,19 +142,23 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let header = parts
+        let mut headers = parts
             .headers
-            .get(axum::http::header::AUTHORIZATION)
+            .get_all(axum::http::header::AUTHORIZATION)
+            .iter();
+        let header = headers
+            .next()
             .ok_or_else(|| AppError::unauthenticated("missing Authorization: Bearer token"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                AppError::unauthenticated("the Authorization header is not a Bearer token")
-            })?;
+        if headers.next().is_some() {
+            // Which one counts would depend on who reads the request (this gateway, a proxy
+            // in front): none does.
+            return Err(AppError::unauthenticated(
+                "more than one Authorization header",
+            ));
+        }
+        let token = header.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+            AppError::unauthenticated("the Authorization header is not a Bearer token")
+        })?;
         let client = match state.gateway.registry().client_by_token(token)? {
             Some(client) => client,
             None => return Err(AppError::unauthenticated("unknown or revoked token")),
