@@ -415,7 +415,13 @@ pub fn write_file<R>(
         .prefix(&prefix)
         .suffix(".partial")
         .tempfile_in(&parent)
-        .with_context(|| format!("cannot write in {}", parent.display()))?;
+        .map_err(|e| {
+            // tempfile's message ends with " at path …" naming its random file; the folder
+            // and the reason are what the user needs.
+            let message = e.to_string();
+            let reason = message.split(" at path ").next().unwrap_or(&message);
+            anyhow::anyhow!("cannot write in {}: {reason}", parent.display())
+        })?;
     let result = write(tmp.as_file_mut())?;
     tmp.as_file()
         .sync_all()

@@ -644,6 +644,12 @@ fn export_refuses_what_it_cannot_write_and_never_leaves_a_partial_file() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no-such-folder"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("No such file or directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains(".partial"), "{}", stderr(&o));
     assert!(listing(&base).is_empty());
 
     // An existing file is kept unless --force.
