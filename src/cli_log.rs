@@ -146,15 +146,10 @@ fn open_keys(data: &Path) -> anyhow::Result<Keys> {
 }
 
 impl Filters {
-    /// What makes these filters contradict themselves (an `--until` not after `--since` would
-    /// match nothing, an empty answer an auditor might read as "no transfers").
+    /// What makes these filters contradict themselves ([`query::empty_range`]).
     pub fn contradiction(&self) -> Option<&'static str> {
-        match (self.since, self.until) {
-            (Some(since), Some(until)) if until <= since => {
-                Some("--until must be later than --since (the range is since ≤ at < until)")
-            }
-            _ => None,
-        }
+        query::empty_range(self.since, self.until)
+            .then_some("--until must be later than --since (the range is since ≤ at < until)")
     }
 
     fn to_query(&self, data: &Path) -> anyhow::Result<Query> {

@@ -90,6 +90,17 @@ fn client(ca_pem: &str, identity: Option<&(String, String)>) -> reqwest::Client 
         .expect("client")
 }
 
+/// A listener with a server certificate from `ca` (files in `dir`) and no client certificates.
+fn server_only(dir: &Path, ca: &Ca) -> ListenerTls {
+    let (cert, key) = leaf(ca, "kuzet", true);
+    ListenerTls {
+        certificate_pem: write(dir, "server.pem", &cert),
+        key_pem: write(dir, "server.key", &key),
+        client_auth: ClientAuth::None,
+        client_ca_pem: None,
+    }
+}
+
 struct TlsApp {
     server: kuzet::server::Server,
     app: App,
@@ -163,14 +174,7 @@ impl Drop for TlsApp {
 async fn the_listener_serves_https_refuses_plain_http_and_reloads_its_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let first = ca("kuzet listener test CA 1");
-    let (cert, key) = leaf(&first, "kuzet", true);
-    let tls = ListenerTls {
-        certificate_pem: write(dir.path(), "server.pem", &cert),
-        key_pem: write(dir.path(), "server.key", &key),
-        client_auth: ClientAuth::None,
-        client_ca_pem: None,
-    };
-    let app = TlsApp::start(tls, dir).await;
+    let app = TlsApp::start(server_only(dir.path(), &first), dir).await;
     assert!(app.server.is_tls());
     let resp = client(&first.pem, None)
         .get(app.url("/healthz"))
@@ -311,14 +315,7 @@ fn a_listener_with_unreadable_files_names_them() {
 async fn over_tls_the_audit_session_cookie_is_secure() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = ca("kuzet listener test CA");
-    let (cert, key) = leaf(&ca, "kuzet", true);
-    let tls = ListenerTls {
-        certificate_pem: write(dir.path(), "server.pem", &cert),
-        key_pem: write(dir.path(), "server.key", &key),
-        client_auth: ClientAuth::None,
-        client_ca_pem: None,
-    };
-    let app = TlsApp::start(tls, dir).await;
+    let app = TlsApp::start(server_only(dir.path(), &ca), dir).await;
     let token = app.add_client("auditor-1", Role::Auditor);
     let resp = client(&ca.pem, None)
         .post(app.url("/audit/sign-in"))

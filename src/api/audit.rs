@@ -204,11 +204,7 @@ pub fn parse_search(
             _ => return Err(AppError::unknown_field(vec![param.to_owned()])),
         }
     }
-    // A range that cannot hold anything is refused: an empty page would read as "no
-    // transfers".
-    if let (Some(since), Some(until)) = (q.since, q.until)
-        && until <= since
-    {
+    if crate::transfer_log::query::empty_range(q.since, q.until) {
         return Err(AppError::invalid_value(
             "until",
             "must be later than since (the range is since ≤ at < until)",

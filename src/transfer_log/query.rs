@@ -127,6 +127,12 @@ pub fn search(backend: &mut dyn LogBackend, q: &Query, limit: usize) -> Result<P
 
 /// Reads a time filter: RFC 3339 (`2026-12-01T10:00:00Z`, `…+05:00`) or a date
 /// (`2026-12-01`, meaning its midnight UTC).
+/// Whether a `since ≤ at < until` range can hold nothing (`until` not later than `since`): the
+/// API and the CLI refuse it, since an empty page would read as "no transfers".
+pub fn empty_range(since: Option<OffsetDateTime>, until: Option<OffsetDateTime>) -> bool {
+    matches!((since, until), (Some(s), Some(u)) if u <= s)
+}
+
 pub fn parse_instant(s: &str) -> Result<OffsetDateTime, String> {
     let s = s.trim();
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {

@@ -121,8 +121,8 @@ const ROW_BYTES: usize = 512;
 /// hundreds of MB before a rewind.
 const WAL_RESTART_PAGES: i64 = 8_192;
 
-/// How long a connection waits for another's lock before `SQLITE_BUSY`.
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a connection to the log's files waits for another's lock before `SQLITE_BUSY`.
+pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The SQLite implementation of [`LogBackend`].
 pub struct SqliteBackend {

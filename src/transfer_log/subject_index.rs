@@ -68,7 +68,7 @@ impl Indexer {
 
     fn open_with(data_dir: &Path, bucket_bits: u32) -> rusqlite::Result<Indexer> {
         let mut index = Connection::open(data_dir.join(INDEX_FILE))?;
-        index.busy_timeout(std::time::Duration::from_secs(5))?;
+        index.busy_timeout(super::sqlite::BUSY_TIMEOUT)?;
         index.pragma_update(None, "journal_mode", "WAL")?;
         // Derived data: a crash may lose the last chunks, which the next catch-up redoes.
         index.pragma_update(None, "synchronous", "NORMAL")?;
@@ -84,7 +84,7 @@ impl Indexer {
             data_dir.join(super::SQLITE_FILE),
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        log.busy_timeout(std::time::Duration::from_secs(5))?;
+        log.busy_timeout(super::sqlite::BUSY_TIMEOUT)?;
         Ok(Indexer {
             index,
             log,
