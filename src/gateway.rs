@@ -89,6 +89,7 @@ pub struct Gateway {
 }
 
 /// What the log needs to know about the transfer being decided.
+#[derive(Clone)]
 struct Ctx<'a> {
     op: &'a Operation,
     caller: &'a Client,
@@ -391,6 +392,20 @@ impl Gateway {
             match answer {
                 Ok(answer) => {
                     let filtered = crate::contract::filter_incoming(op, answer.record);
+                    // A lookup by a vehicle's VIN or plate names no person, but its answer does
+                    // (the vehicle's registered user): the IN entry is about them, so that their
+                    // access request, erasure and retention find it.
+                    let about_received;
+                    let in_ctx = match (&ctx.subject, received_subject(&filtered.kept)) {
+                        (None, Some(person)) => {
+                            about_received = Ctx {
+                                subject: Some(person),
+                                ..ctx.clone()
+                            };
+                            &about_received
+                        }
+                        _ => &ctx,
+                    };
                     let kept = serde_json::value::to_raw_value(&filtered.kept).map_err(|e| {
                         AppError::internal(format!("the kept record cannot be serialised: {e}"))
                     })?;
@@ -401,7 +416,7 @@ impl Gateway {
                         BodyLogging::Metadata => None,
                     };
                     self.append(
-                        &ctx,
+                        in_ctx,
                         Kind::In,
                         filtered.kept_fields,
                         filtered.dropped.clone(),
@@ -626,6 +641,19 @@ fn subject_of(data: &Value) -> Result<Option<Iin>, AppError> {
         }
     }
     Ok(None)
+}
+
+/// Where a received record names the natural person it is about, in order: the registered
+/// user of a vehicle (the client, on a car-secured loan), else its owner when that is a person.
+const RECEIVED_SUBJECT_PATHS: [&str; 2] = ["vehicle_status.user.iin", "vehicle_status.owner.iin"];
+
+/// The person a received record is about, by the first valid IIN at [`RECEIVED_SUBJECT_PATHS`].
+/// A BIN (a legal entity) is not an IIN and is passed over.
+fn received_subject(record: &Value) -> Option<Iin> {
+    RECEIVED_SUBJECT_PATHS.iter().find_map(|path| {
+        let value = path.split('.').try_fold(record, |v, key| v.get(key))?;
+        Iin::parse(value.as_str()?).ok()
+    })
 }
 
 /// The body to keep in the log, as the contract says: encrypted JSON, or nothing.

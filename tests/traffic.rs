@@ -87,6 +87,55 @@ async fn vehicle_status_by_each_key_with_every_path_in_the_vocabulary() {
 }
 
 #[tokio::test]
+async fn a_lookup_by_vin_or_plate_is_logged_about_the_vehicle_user_it_returns() {
+    let app = TestApp::spawn().await;
+    for data in [
+        json!({"vehicle": {"plate": "123ABC02"}}),
+        json!({"vehicle": {"vin": VIN_EXPIRED_INSPECTION}}),
+    ] {
+        let a = vehicle(&app, data.clone()).await;
+        assert_eq!(a.status, 200, "{data}: {}", a.body);
+        let user_iin = a.body["data"]["vehicle_status"]["user"]["iin"]
+            .as_str()
+            .expect("the mock names the vehicle's user");
+        let user = kuzet_ident::Iin::parse(user_iin).expect("a valid IIN");
+        let transfer = a.body["transfer_id"].as_str().expect("transfer");
+        let entries = app.entries(transfer).await;
+        // Nothing about a person was sent; what came back is about the user.
+        assert_eq!(entries[0].subject, None, "{data}");
+        assert_eq!(
+            entries[1].subject,
+            Some(app.app.gateway.log().subject_index(&user)),
+            "{data}"
+        );
+        // So the auditor finds it by the user's IIN (their access request, erasure, retention).
+        let found = app
+            .audit(&format!("/v1/transfers?subject_iin={user_iin}&kind=in"))
+            .await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        let ids: Vec<&str> = found.body["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter_map(|e| e["transfer_id"].as_str())
+            .collect();
+        assert!(ids.contains(&transfer), "{data}: {ids:?}");
+    }
+    // A lookup by IIN stays about the person asked for.
+    let a = vehicle(&app, json!({"subject": {"iin": IIN_DRIVING_BAN}})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let asked = kuzet_ident::Iin::parse(IIN_DRIVING_BAN).expect("iin");
+    let entries = app
+        .entries(a.body["transfer_id"].as_str().expect("id"))
+        .await;
+    let index = app.app.gateway.log().subject_index(&asked);
+    assert_eq!(
+        (entries[0].subject, entries[1].subject),
+        (Some(index), Some(index))
+    );
+}
+
+#[tokio::test]
 async fn vehicle_lookups_refuse_bad_keys_and_map_failures() {
     let app = TestApp::spawn_with(|c| {
         c.traffic.resilience.retry_initial_backoff_ms = 1;
