@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use kuzet_fcb::{FcbClient, FcbError, ReportRequest};
 use kuzet_gcvp::{GcvpClient, GcvpError, IncomeRequest};
 use kuzet_ident::Iin;
-use kuzet_traffic::{Plate, TrafficClient, TrafficError, UserMarkRequest, VehicleRequest, Vin};
+use kuzet_traffic::{
+    Plate, TrafficClient, TrafficError, UserMarkField, UserMarkRequest, VehicleRequest, Vin,
+};
 use kuzet_transport::{Retry, TransportError};
 use serde_json::Value;
 
@@ -299,7 +301,7 @@ fn user_mark(data: &Value) -> Result<UserMarkRequest, PrepareError> {
             .ok_or(PrepareError::Missing(path))
     };
     let iin = text("/user/iin", "user.iin")?;
-    Ok(UserMarkRequest {
+    let request = UserMarkRequest {
         user_iin: Iin::parse(&iin).map_err(|_| PrepareError::Missing("user.iin"))?,
         user_full_name: text("/user/full_name", "user.full_name")?,
         contract_number: text("/contract/number", "contract.number")?,
@@ -307,7 +309,17 @@ fn user_mark(data: &Value) -> Result<UserMarkRequest, PrepareError> {
             "/contract/advance_account_number",
             "contract.advance_account_number",
         )?,
-    })
+    };
+    // What the adapter would refuse is refused here, before the OUT entry says it was sent.
+    request.check().map_err(|e| PrepareError::Invalid {
+        path: match e.field {
+            UserMarkField::FullName => "user.full_name",
+            UserMarkField::ContractNumber => "contract.number",
+            UserMarkField::AdvanceAccountNumber => "contract.advance_account_number",
+        },
+        reason: e.problem.to_string(),
+    })?;
+    Ok(request)
 }
 
 /// A party behind SHEP without a configured signer.

@@ -257,3 +257,54 @@ async fn a_rejected_or_failed_user_mark_is_never_retried() {
     assert_eq!(status, 502);
     assert_eq!(app.shep().calls() - before, 1, "a write is not retried");
 }
+
+#[tokio::test]
+async fn a_user_mark_the_authority_could_not_take_is_refused_before_anything_is_logged() {
+    let app = TestApp::spawn().await;
+    let iin = common::demo_iin();
+    let long = "Ж".repeat(kuzet_traffic::MAX_FIELD_CHARS + 1);
+    for (i, (path, data)) in [
+        (
+            "user.full_name",
+            json!({"user": {"iin": iin, "full_name": "Test\u{0}Testov"},
+                   "contract": {"number": "LN-1", "advance_account_number": "KZ01"}}),
+        ),
+        (
+            "contract.number",
+            json!({"user": {"iin": iin, "full_name": "Test Testov"},
+                   "contract": {"number": "LN\n1", "advance_account_number": "KZ01"}}),
+        ),
+        (
+            "contract.advance_account_number",
+            json!({"user": {"iin": iin, "full_name": "Test Testov"},
+                   "contract": {"number": "LN-1", "advance_account_number": "KZ\u{1b}[2J"}}),
+        ),
+        (
+            "user.full_name",
+            json!({"user": {"iin": iin, "full_name": long},
+                   "contract": {"number": "LN-1", "advance_account_number": "KZ01"}}),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, v, _) = user_mark(&app, Some(&format!("bad-{i}")), data).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (422, Some("invalid_value")),
+            "{path}: {v}"
+        );
+        assert_eq!(v["error"]["fields"], json!([path]), "{v}");
+    }
+    assert_eq!(app.shep().calls(), 0, "nothing was sent");
+    assert!(app.all_entries().await.is_empty(), "nor logged as sent");
+    // Line breaks and tabs inside a name are whitespace: collapsed, not refused.
+    let (status, v, _) = user_mark(
+        &app,
+        Some("good"),
+        json!({"user": {"iin": iin, "full_name": "Test\n\tTestov"},
+               "contract": {"number": "LN-1", "advance_account_number": "KZ01"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+}

@@ -8,9 +8,11 @@
 use std::fmt;
 
 use kuzet_ident::{Iin, mask};
+
+use crate::wire::MAX_FIELD_CHARS;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Why a lookup key or a user mark cannot be sent. Messages never repeat the value.
+/// Why a lookup key cannot be sent. Messages never repeat the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
@@ -23,6 +25,51 @@ pub enum KeyError {
     /// A plate must be 6 to 9 Latin letters and digits (spaces and hyphens aside).
     #[error("a state plate must be 6 to 9 Latin letters and digits")]
     PlateFormat,
+}
+
+/// Why a user mark cannot be sent: which text field, and what is wrong with it. The message
+/// never repeats the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {problem}")]
+pub struct UserMarkProblem {
+    pub field: UserMarkField,
+    pub problem: TextProblem,
+}
+
+/// What is wrong with a user mark's text field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TextProblem {
+    /// Empty, or only whitespace.
+    #[error("is empty")]
+    Empty,
+    /// Longer than [`MAX_FIELD_CHARS`] characters.
+    #[error("is longer than {MAX_FIELD_CHARS} characters")]
+    TooLong,
+    /// A control character (a line break, a tab, an escape), which XML 1.0 cannot carry (NUL)
+    /// or the authority's records would keep.
+    #[error("contains a control character (a line break, a tab, an escape)")]
+    ControlCharacter,
+}
+
+/// The text fields of a user mark, as the wire names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserMarkField {
+    /// The user's full name.
+    FullName,
+    /// The loan contract's number.
+    ContractNumber,
+    /// The advance account's number.
+    AdvanceAccountNumber,
+}
+
+impl fmt::Display for UserMarkField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::FullName => "user_full_name",
+            Self::ContractNumber => "contract_number",
+            Self::AdvanceAccountNumber => "advance_account_number",
+        })
+    }
 }
 
 /// A vehicle identification number: 17 characters, Latin capitals and digits, never `I`, `O`
@@ -161,6 +208,50 @@ pub struct UserMarkRequest {
     pub contract_number: String,
     /// The advance account's number.
     pub advance_account_number: String,
+}
+
+impl UserMarkRequest {
+    /// The full name as sent: its whitespace collapsed to single spaces.
+    pub fn full_name(&self) -> String {
+        self.user_full_name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The text fields as sent, each with its name: the name collapsed, the numbers trimmed.
+    pub fn texts(&self) -> [(UserMarkField, String); 3] {
+        [
+            (UserMarkField::FullName, self.full_name()),
+            (
+                UserMarkField::ContractNumber,
+                self.contract_number.trim().to_owned(),
+            ),
+            (
+                UserMarkField::AdvanceAccountNumber,
+                self.advance_account_number.trim().to_owned(),
+            ),
+        ]
+    }
+
+    /// Whether the mark can be sent: no text empty, longer than [`MAX_FIELD_CHARS`] or holding
+    /// a control character. The gateway asks before anything is logged as sent; the payload
+    /// builder asks again.
+    pub fn check(&self) -> Result<(), UserMarkProblem> {
+        for (field, value) in self.texts() {
+            let problem = if value.is_empty() {
+                TextProblem::Empty
+            } else if value.chars().count() > MAX_FIELD_CHARS {
+                TextProblem::TooLong
+            } else if value.chars().any(char::is_control) {
+                TextProblem::ControlCharacter
+            } else {
+                continue;
+            };
+            return Err(UserMarkProblem { field, problem });
+        }
+        Ok(())
+    }
 }
 
 /// The name is never printed; the IIN, contract and account numbers are masked.

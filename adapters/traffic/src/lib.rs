@@ -35,7 +35,10 @@ pub use error::{
     RETURN_CODES, RETURN_INTERNAL_ERROR, RETURN_INVALID_REQUEST, RETURN_MARK_REJECTED,
     RETURN_NOT_FOUND, RETURN_OK, TrafficError,
 };
-pub use keys::{KeyError, Plate, UserMarkRequest, VehicleRequest, Vin};
+pub use keys::{
+    KeyError, Plate, TextProblem, UserMarkField, UserMarkProblem, UserMarkRequest, VehicleRequest,
+    Vin,
+};
 pub use status::{
     CURRENCY_KZT, DrivingBan, Inspection, MedicalCertificate, Money, Person, Registration,
     UnpaidFine, UserMark, VehicleStatus, Violation,

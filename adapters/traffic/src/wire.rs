@@ -151,34 +151,17 @@ pub fn build_user_mark_request_data(
     request: &UserMarkRequest,
     request_id: &str,
 ) -> Result<String, TrafficError> {
-    let full_name = request
-        .user_full_name
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let contract = request.contract_number.trim();
-    let account = request.advance_account_number.trim();
-    for (value, what) in [
-        (full_name.as_str(), "user_full_name"),
-        (contract, "contract_number"),
-        (account, "advance_account_number"),
-    ] {
-        if value.is_empty() {
-            return Err(TrafficError::InvalidRequest(format!("{what} is empty")));
-        }
-        if value.chars().count() > MAX_FIELD_CHARS || value.chars().any(char::is_control) {
-            return Err(TrafficError::InvalidRequest(format!(
-                "{what} is longer than {MAX_FIELD_CHARS} characters or holds control characters"
-            )));
-        }
-    }
+    request
+        .check()
+        .map_err(|e| TrafficError::InvalidRequest(e.to_string()))?;
+    let [(_, full_name), (_, contract), (_, account)] = request.texts();
     let mut x = String::with_capacity(384);
     open(&mut x, "UserMarkRequest");
     element(&mut x, "tr:request_id", request_id);
     element(&mut x, "tr:user_iin", request.user_iin.expose());
     element(&mut x, "tr:user_full_name", &full_name);
-    element(&mut x, "tr:contract_no", contract);
-    element(&mut x, "tr:advance_account_no", account);
+    element(&mut x, "tr:contract_no", &contract);
+    element(&mut x, "tr:advance_account_no", &account);
     x.push_str("</tr:UserMarkRequest>");
     Ok(x)
 }

@@ -8,9 +8,10 @@
 use kuzet_ident::Iin;
 use kuzet_mocks::traffic as mock;
 use kuzet_traffic::{
-    KeyError, Money, Plate, ShepIds, TrafficError, UserMarkRequest, VehicleRequest, Vin,
-    build_user_mark_request_data, build_vehicle_request_data, parse_user_mark_answer_data,
-    parse_vehicle_answer_data, user_mark_from_answer, vehicle_from_answer,
+    KeyError, Money, Plate, ShepIds, TextProblem, TrafficError, UserMarkField, UserMarkProblem,
+    UserMarkRequest, VehicleRequest, Vin, build_user_mark_request_data, build_vehicle_request_data,
+    parse_user_mark_answer_data, parse_vehicle_answer_data, user_mark_from_answer,
+    vehicle_from_answer,
 };
 use kuzet_transport::{AttemptError, Failure};
 use time::macros::date;
@@ -80,9 +81,25 @@ fn a_user_mark_with_an_empty_or_odd_field_is_refused_before_sending() {
     let mut r = mark_request();
     r.advance_account_number = "KZ00\u{0}1".into();
     assert!(build_user_mark_request_data(&r, "id").is_err());
+    assert_eq!(
+        r.check(),
+        Err(UserMarkProblem {
+            field: UserMarkField::AdvanceAccountNumber,
+            problem: TextProblem::ControlCharacter
+        })
+    );
     let mut r = mark_request();
     r.user_full_name = "я".repeat(201);
     assert!(build_user_mark_request_data(&r, "id").is_err());
+    assert_eq!(
+        r.check().map_err(|e| e.to_string()),
+        Err("user_full_name is longer than 200 characters".to_owned())
+    );
+    // Whitespace inside the name (a line break, a tab) is collapsed, not refused.
+    let mut r = mark_request();
+    r.user_full_name = " Test\n\tTestov ".into();
+    assert_eq!(r.check(), Ok(()));
+    assert_eq!(r.full_name(), "Test Testov");
 }
 
 #[test]
