@@ -40,7 +40,7 @@ pub fn backup(data: &Path, out: &Path, force: bool) -> anyhow::Result<ExitCode> 
     let verified =
         crate::cli_log::write_file(out, force, |file| Ok(backup::write(data, &parent, file)?))
             .context("backup not written")?;
-    println!("{}", backup_line(out, &verified));
+    outln!("{}", backup_line(out, &verified));
     for name in &verified.unknown {
         eprintln!(
             "note: {}/{name} is not a file this version backs up; it is not in the archive",
@@ -56,7 +56,7 @@ pub fn restore(data: &Path, from: &Path, public_key: Option<&str>) -> anyhow::Re
     let key = crate::evidence_cli::public_key(public_key)?;
     let verified = backup::restore(from, data, key).context("nothing restored")?;
     let m = &verified.manifest;
-    println!(
+    outln!(
         "restored {} (taken {} by kuzet {}) into {}: {}; files: {}",
         from.display(),
         m.created_at,
@@ -66,7 +66,7 @@ pub fn restore(data: &Path, from: &Path, public_key: Option<&str>) -> anyhow::Re
         names(&verified)
     );
     if key.is_none() {
-        println!(
+        outln!(
             "compare the checkpoint key {} with the one the lender published (or pass \
              --public-key)",
             verified.log.public_key.map(hex::encode).unwrap_or_default()

@@ -79,9 +79,9 @@ pub fn migrate(config: &Config, data: &Path) -> anyhow::Result<ExitCode> {
         }
         for f in kuzet::db::sqlite::migrate_data_dir(data).map_err(anyhow::Error::msg)? {
             match (&f.found, f.applied.is_empty()) {
-                (None, _) => println!("{}: not created yet", f.file),
-                (Some(_), true) => println!("{}: schema current (version {})", f.file, f.known),
-                (Some(_), false) => println!(
+                (None, _) => outln!("{}: not created yet", f.file),
+                (Some(_), true) => outln!("{}: schema current (version {})", f.file, f.known),
+                (Some(_), false) => outln!(
                     "{}: applied migration {}, schema at version {}",
                     f.file,
                     f.applied
@@ -99,21 +99,21 @@ pub fn migrate(config: &Config, data: &Path) -> anyhow::Result<ExitCode> {
     let applied = migrations::migrate(&pg)?;
     kuzet::db::check_keys(&pg, data)?;
     if applied.is_empty() {
-        println!(
+        outln!(
             "{}: schema current (version {})",
             pg.shown(),
             migrations::latest_version()
         );
     } else {
         for m in &applied {
-            println!(
+            outln!(
                 "{}: applied migration {} ({})",
                 pg.shown(),
                 m.version,
                 m.name
             );
         }
-        println!(
+        outln!(
             "{}: schema at version {}",
             pg.shown(),
             migrations::latest_version()
@@ -125,17 +125,17 @@ pub fn migrate(config: &Config, data: &Path) -> anyhow::Result<ExitCode> {
 /// `kuzet db status`: where the state lives and the schema version.
 pub fn status(config: &Config, data: &Path) -> anyhow::Result<ExitCode> {
     if !config.database.is_postgres() {
-        println!(
+        outln!(
             "embedded SQLite in {} (set database.url or KUZET_DATABASE_URL for PostgreSQL)",
             data.display()
         );
         let mut current = true;
         for f in kuzet::db::sqlite::versions(data).map_err(anyhow::Error::msg)? {
             match f.found {
-                None => println!("{}: not created yet", f.file),
+                None => outln!("{}: not created yet", f.file),
                 Some(v) => {
                     current &= v == f.known;
-                    println!("{}: schema version {v} (this kuzet: {})", f.file, f.known);
+                    outln!("{}: schema version {v} (this kuzet: {})", f.file, f.known);
                 }
             }
         }
@@ -152,7 +152,7 @@ pub fn status(config: &Config, data: &Path) -> anyhow::Result<ExitCode> {
     } else {
         0
     };
-    println!(
+    outln!(
         "{}: schema version {version} (this kuzet: {}), transfer log tip seq {tip}",
         pg.shown(),
         migrations::latest_version()
@@ -193,10 +193,10 @@ pub fn copy(config: &Config, from: &str, to: &str) -> anyhow::Result<ExitCode> {
         }
     };
     for (table, rows) in &report.tables {
-        println!("{table}: {rows} rows");
+        outln!("{table}: {rows} rows");
     }
-    println!("copied, and verified in PostgreSQL: {}", report.verified);
-    println!(
+    outln!("copied, and verified in PostgreSQL: {}", report.verified);
+    outln!(
         "every replica's data directory needs {}'s master.key and checkpoint.key (0600)",
         spec.from.display()
     );

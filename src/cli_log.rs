@@ -320,7 +320,7 @@ pub fn export(
             .with_context(|| format!("the export to {} failed", out.display()))
     })?;
     bar.finish_and_clear();
-    println!("exported {} entries to {}", summary.entries, out.display());
+    outln!("exported {} entries to {}", summary.entries, out.display());
     Ok(ExitCode::SUCCESS)
 }
 

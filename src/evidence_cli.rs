@@ -74,7 +74,7 @@ pub fn verify(
     };
     let result = kuzet::transfer_log::verify_log(data, pg.cloned(), options);
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&kuzet::transfer_log::verify_json(&result))?
         );
@@ -86,7 +86,7 @@ pub fn verify(
     }
     match result {
         Ok(summary) => {
-            println!("{summary}");
+            outln!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -101,7 +101,7 @@ pub fn checkpoint(data: &Path, pg: Option<&Arc<Pg>>) -> anyhow::Result<ExitCode>
     let mut b = crate::cli_db::log_reader(data, pg)?;
     match b.latest_checkpoint()? {
         Some(cp) => {
-            println!("{}", serde_json::to_string_pretty(&cp.to_json())?);
+            outln!("{}", serde_json::to_string_pretty(&cp.to_json())?);
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -138,7 +138,7 @@ pub fn make_proof(
         w.flush()?;
         Ok(())
     })?;
-    println!(
+    outln!(
         "wrote the proof of transfer {id} ({} entries, chain seq {}..{}, checkpoint at seq {}) \
          to {}",
         proof.entries.len(),
@@ -168,11 +168,9 @@ pub fn verify_proof(file: &Path, key: Option<&str>) -> anyhow::Result<ExitCode> 
     };
     match proof::verify_proof(&proof, key) {
         Ok(summary) => {
-            println!("{summary}");
+            outln!("{summary}");
             if key.is_none() {
-                println!(
-                    "compare the key with the one the lender published (or pass --public-key)"
-                );
+                outln!("compare the key with the one the lender published (or pass --public-key)");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -194,7 +192,7 @@ pub async fn retention_apply(app: App, dry_run: bool, json: bool) -> anyhow::Res
     )
     .await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let verb = if dry_run {
             "would destroy"
@@ -208,7 +206,7 @@ pub async fn retention_apply(app: App, dry_run: bool, json: bool) -> anyhow::Res
         };
         let plural =
             |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
-        println!(
+        outln!(
             "retention: {} {} with readable bodies; {verb} the body keys of {n} whose \
              retention ended{}",
             report.subjects,
@@ -220,7 +218,7 @@ pub async fn retention_apply(app: App, dry_run: bool, json: bool) -> anyhow::Res
                 .unwrap_or_default()
         );
         if report.kept_unknown > 0 {
-            println!(
+            outln!(
                 "kept {} {} of operations without a retention in the contracts",
                 report.kept_unknown,
                 plural(report.kept_unknown, "body", "bodies")
@@ -250,14 +248,14 @@ pub async fn erase(
         )
         .await?;
     if existed {
-        println!(
+        outln!(
             "erased: the body key of subject {iin} is destroyed; the bodies logged about them \
              can no longer be read by anyone (the entries and the chain remain); recorded as \
              seq {}",
             entry.seq
         );
     } else {
-        println!(
+        outln!(
             "nothing to destroy: subject {iin} has no body key (no body was logged, or it was \
              erased before); the request is recorded as seq {}",
             entry.seq

@@ -1,5 +1,22 @@
 //! The `kuzet` command: the gateway, its operators' and auditors' tools, and the mock parties.
 
+/// `println!` that hands a failed write (a reader that went away: `kuzet log query | head`)
+/// back to the caller (`?`) instead of panicking; `main` turns a broken pipe into a quiet exit.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
+/// `print!`, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
 mod evidence_cli;
 
 use std::net::SocketAddr;
@@ -365,11 +382,32 @@ fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(code) => code,
+        // The reader of a pipe went away (`kuzet log query | head`): stop quietly with the
+        // status a shell shows for a process that SIGPIPE ended, as the Unix tools do.
+        Err(e) if stdout_closed(&e) => ExitCode::from(128 + 13),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Not `eprintln!`: a stderr that is a closed pipe too must not turn this into a panic.
+            let _ =
+                std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("error: {e:#}\n"));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `e` comes from writing to a stdout whose reader has gone (a broken pipe).
+fn stdout_closed(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|json| json.io_error_kind() == Some(BrokenPipe))
+            || cause.downcast_ref::<csv::Error>().is_some_and(
+                |csv| matches!(csv.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe),
+            )
+    })
 }
 
 /// The process's log lines on stderr: human-readable or JSON (`[logging]`), every line of a
@@ -436,7 +474,7 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<ExitCode> {
                     .into_iter()
                     .filter(|name| std::env::var_os(name).is_some())
                     .collect();
-                println!(
+                outln!(
                     "{}: configuration OK (listen {}, {}, log {}){}",
                     file.display(),
                     config.server.listen,
@@ -563,13 +601,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match checked {
                 Ok((summary, embedded)) => {
                     if embedded {
-                        println!(
+                        outln!(
                             "no {} folder here: checked the contracts built into the binary \
                              (what serve uses)",
                             config.contracts.dir.display()
                         );
                     }
-                    println!("{summary}");
+                    outln!("{summary}");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(errors) => {
@@ -703,7 +741,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config {
             command: ConfigCommand::Example,
         } => {
-            print!("{}", config::EXAMPLE);
+            out!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)
         }
         Command::Config {
@@ -753,26 +791,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
-                println!("mock First Credit Bureau: {}", server.fcb_url());
+                outln!("mock First Credit Bureau: {}", server.fcb_url());
                 if let Some((_, auth, files)) = &tls {
-                    println!(
+                    outln!(
                         "test CA (the gateway's [fcb.http] trust_store_pem): {}",
                         files.ca_pem.display()
                     );
                     if *auth == kuzet_mocks::tls::ClientAuth::Required {
-                        println!(
+                        outln!(
                             "client certificate (client_cert_pem, client_key_pem): {} {}",
                             files.client_cert_pem.display(),
                             files.client_key_pem.display()
                         );
                     }
                 }
-                println!(
+                outln!(
                     "control: POST/DELETE {} , journal: GET {}",
                     server.running.url("/__mock/faults"),
                     server.running.url("/__mock/journal")
                 );
-                println!(
+                outln!(
                     "demo subject IIN: {}",
                     kuzet_mocks::fcb::demo_iin().expose()
                 );
@@ -807,16 +845,16 @@ fn clients(registry: &dyn Registry, command: ClientsCommand) -> anyhow::Result<E
             }
             let token = kuzet::registry::new_token()?;
             registry.add_client(&name, role, &token)?;
-            println!(
+            outln!(
                 "client {name} added with role {}; its token (shown once):",
                 role.as_str()
             );
-            println!("{token}");
+            outln!("{token}");
             Ok(ExitCode::SUCCESS)
         }
         ClientsCommand::List => {
             let clients = registry.list_clients()?;
-            println!("{:<24} {:<13} {:<27} STATUS", "NAME", "ROLE", "CREATED");
+            outln!("{:<24} {:<13} {:<27} STATUS", "NAME", "ROLE", "CREATED");
             for c in clients {
                 let created = c
                     .created_at
@@ -830,7 +868,7 @@ fn clients(registry: &dyn Registry, command: ClientsCommand) -> anyhow::Result<E
                     ),
                     None => "active".to_owned(),
                 };
-                println!(
+                outln!(
                     "{:<24} {:<13} {:<27} {status}",
                     c.name,
                     c.role.as_str(),
@@ -841,7 +879,7 @@ fn clients(registry: &dyn Registry, command: ClientsCommand) -> anyhow::Result<E
         }
         ClientsCommand::Revoke { name } => {
             let client = registry.revoke_client(&name)?;
-            println!("client {} revoked", client.name);
+            outln!("client {} revoked", client.name);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -890,12 +928,12 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
             "Mock parties running in-process."
         );
     }
-    println!("kuzet listening on {scheme}://{addr}");
+    outln!("kuzet listening on {scheme}://{addr}");
     // Demo clients (tokens printed) only on the newcomer's way in, never against real parties.
     if mock_upstreams {
         let demo = app.create_demo_clients()?;
         if !demo.is_empty() {
-            print_demo(scheme, &addr, &demo);
+            print_demo(scheme, &addr, &demo)?;
         }
     } else if app.gateway.registry().list_clients()?.is_empty() {
         tracing::warn!(
@@ -933,7 +971,11 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
     Ok(())
 }
 
-fn print_demo(scheme: &str, addr: &SocketAddr, demo: &[(String, Role, String)]) {
+fn print_demo(
+    scheme: &str,
+    addr: &SocketAddr,
+    demo: &[(String, Role, String)],
+) -> std::io::Result<()> {
     let token_of = |role: Role| {
         demo.iter()
             .find(|(_, r, _)| *r == role)
@@ -943,20 +985,21 @@ fn print_demo(scheme: &str, addr: &SocketAddr, demo: &[(String, Role, String)]) 
     let iin = kuzet_mocks::fcb::demo_iin();
     let iin = iin.expose();
     let uw = token_of(Role::Underwriting);
-    println!("Demo clients created (tokens are shown only now; only their hashes are stored):");
+    outln!("Demo clients created (tokens are shown only now; only their hashes are stored):");
     for (name, role, token) in demo {
-        println!("  {name:<20} {:<13} {token}", role.as_str());
+        outln!("  {name:<20} {:<13} {token}", role.as_str());
     }
-    println!();
-    println!("Try it (a synthetic subject of the mock bureau):");
-    println!(
+    outln!();
+    outln!("Try it (a synthetic subject of the mock bureau):");
+    outln!(
         r#"  TOKEN={uw}
   CONSENT=$(curl -s -X POST {scheme}://{addr}/v1/consents -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d '{{"subject_iin":"{iin}","recipients":["fcb"],"purposes":["contract_performance"],"granted_at":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'","channel":"app","evidence":"otp:demo-1"}}' | sed 's/.*"consent_id":"\([^"]*\)".*/\1/')
   curl -s -X POST {scheme}://{addr}/v1/exchange/fcb/credit-report -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d '{{"purpose":"contract_performance","consent_id":"'$CONSENT'","reference":"APP-1","data":{{"subject":{{"iin":"{iin}"}}}}}}'"#
     );
-    println!();
+    outln!();
+    Ok(())
 }
 
 /// Waits for SIGTERM or SIGINT.
@@ -1108,18 +1151,18 @@ fn report(data: PathBuf, config: Config, command: ReportCommand) -> anyhow::Resu
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            print_report(&report, dry_run);
+            print_report(&report, dry_run)?;
             Ok(ExitCode::from(report.status.exit_code()))
         }
     })
 }
 
-fn print_report(r: &kuzet::reporting::RunReport, dry_run: bool) {
+fn print_report(r: &kuzet::reporting::RunReport, dry_run: bool) -> std::io::Result<()> {
     let c = &r.counts;
     let run = r
         .run_id
         .map_or("dry run".to_owned(), |id| format!("run {id}"));
-    println!(
+    outln!(
         "{run}: {} — read {}, refused {}, unchanged {}, {} {}, accepted {}, rejected {}",
         r.status.as_str(),
         c.read,
@@ -1131,29 +1174,30 @@ fn print_report(r: &kuzet::reporting::RunReport, dry_run: bool) {
         c.rejected
     );
     if c.held > 0 {
-        println!(
+        outln!(
             "held: {} contracts wait for a batch the bureau is still processing",
             c.held
         );
     }
     if !r.refusals.is_empty() {
-        println!("refused lines:");
+        outln!("refused lines:");
         for refusal in &r.refusals {
-            println!("  {refusal}");
+            outln!("  {refusal}");
         }
     }
     if !r.rejections.is_empty() {
-        println!("rejected by the bureau:");
+        outln!("rejected by the bureau:");
         for (code, msg) in &r.rejections {
-            println!("  {code}: {msg}");
+            outln!("  {code}: {msg}");
         }
     }
     for n in &r.notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
     if let Some(f) = &r.failure {
-        println!("failed: {f}");
+        outln!("failed: {f}");
     }
+    Ok(())
 }
 
 fn report_status(app: &App, limit: u32, json: bool) -> anyhow::Result<ExitCode> {
@@ -1168,7 +1212,7 @@ fn report_status(app: &App, limit: u32, json: bool) -> anyhow::Result<ExitCode> 
                     "records": b.records, "bureau_batch_id": b.bureau_batch_id})
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "runs": runs, "waiting_batches": batches,
@@ -1178,9 +1222,9 @@ fn report_status(app: &App, limit: u32, json: bool) -> anyhow::Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
-        println!("no reporting run yet");
+        outln!("no reporting run yet");
     } else {
-        println!(
+        outln!(
             "{:>5} {:<20} {:<8} {:<8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8} {:>6}  MESSAGE",
             "RUN",
             "STARTED (UTC)",
@@ -1197,7 +1241,7 @@ fn report_status(app: &App, limit: u32, json: bool) -> anyhow::Result<ExitCode> 
         let fmt =
             time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
         for r in &runs {
-            println!(
+            outln!(
                 "{:>5} {:<20} {:<8} {:<8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8} {:>6}  {}",
                 r.id,
                 r.started_at.format(fmt).unwrap_or_default(),
@@ -1215,7 +1259,7 @@ fn report_status(app: &App, limit: u32, json: bool) -> anyhow::Result<ExitCode> 
         }
     }
     for b in &waiting {
-        println!(
+        outln!(
             "batch {} (run {}) is {}: {} records{}",
             b.id,
             b.run_id,
@@ -1227,7 +1271,7 @@ fn report_status(app: &App, limit: u32, json: bool) -> anyhow::Result<ExitCode> 
                 .unwrap_or_default()
         );
     }
-    println!(
+    outln!(
         "contracts the bureau has accepted: {}",
         store.accepted_contracts()?
     );
@@ -1288,7 +1332,7 @@ fn import_consents(
         }
         gateway.registry().add_consents(&pending)?;
         recorded += pending.len() as u64;
-        println!("consents recorded: {recorded}; lines refused: {refused}");
+        outln!("consents recorded: {recorded}; lines refused: {refused}");
         Ok(if refused == 0 {
             ExitCode::SUCCESS
         } else {

@@ -1112,3 +1112,41 @@ fn subject_report_lists_erasures_and_refusals_from_the_log() {
     assert!(text.contains("(refused, nothing sent)"), "{text}");
     assert!(text.contains("1 refused"), "{text}");
 }
+
+/// A reader that goes away (`kuzet log query | head`) ends the output quietly, with the status
+/// a shell shows for SIGPIPE (141), not a panic or an error message.
+#[test]
+fn a_closed_stdout_ends_the_output_quietly_with_the_sigpipe_status() {
+    let log = synthetic_log();
+    let iin = subject(1).expose().to_owned();
+    for args in [
+        vec!["log", "query", "--format", "json"],
+        vec!["log", "query", "--format", "csv"],
+        vec!["log", "query", "--format", "table"],
+        vec!["log", "export", "--format", "jsonl", "--out", "-"],
+        vec!["log", "export", "--format", "csv", "--out", "-"],
+        vec!["log", "subject-report", "--iin", &iin],
+        vec!["log", "subject-report", "--iin", &iin, "--format", "json"],
+        vec!["log", "verify", "--json"],
+        vec!["log", "verify"],
+        vec!["config", "example"],
+    ] {
+        // The pipe's reading end is closed before the command starts: its first write fails.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kuzet"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--data")
+            .arg(&log.data)
+            .args(&args)
+            .env_remove("KUZET_CONFIG")
+            .env_remove("KUZET_DATA")
+            .env_remove("KUZET_DATABASE_URL")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run kuzet");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
