@@ -92,6 +92,73 @@ async fn unknown_members_and_fields_are_422_unknown_field() {
     assert_eq!(app.mock().calls(), 0);
 }
 
+/// JSON with a member named twice in one object is ambiguous (serde_json would keep the last):
+/// refused with 422 naming the member, at any depth, before anything is sent or logged.
+#[tokio::test]
+async fn a_member_given_twice_is_422_naming_it_and_nothing_is_sent() {
+    let app = TestApp::spawn().await;
+    let iin = demo_iin();
+    app.consent(&iin).await;
+    let uw = Some(app.token(Role::Underwriting));
+    let other = kuzet_ident::Iin::synthesize(time::macros::date!(1991 - 02 - 03), true, 7)
+        .expect("iin")
+        .expose()
+        .to_owned();
+    for (body, field) in [
+        (
+            format!(
+                r#"{{"purpose":"contract_performance","data":{{"subject":{{"iin":"{iin}","iin":"{other}"}}}}}}"#
+            ),
+            "data.subject.iin",
+        ),
+        (
+            format!(
+                r#"{{"purpose":"contract_performance","data":{{"subject":{{"iin":"{iin}"}},"subject":{{"iin":"{other}"}}}}}}"#
+            ),
+            "data.subject",
+        ),
+        (
+            format!(
+                r#"{{"purpose":"contract_performance","purpose":"marketing","data":{{"subject":{{"iin":"{iin}"}}}}}}"#
+            ),
+            "purpose",
+        ),
+        // A personal value used as the key is not repeated.
+        (
+            format!(
+                r#"{{"purpose":"contract_performance","data":{{"subject":{{"iin":"{iin}"}},"{other}":1,"{other}":2}}}}"#
+            ),
+            "data.<?>",
+        ),
+    ] {
+        let a = app.post_raw(PATH, uw, body.clone().into_bytes()).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (422, "invalid_value"),
+            "{body}: {}",
+            a.body
+        );
+        assert_eq!(a.body["error"]["fields"], json!([field]), "{body}");
+        assert!(!a.body.to_string().contains(&other), "{}", a.body);
+    }
+    // A consent too.
+    let mut consent = common::consent_body(&iin).to_string();
+    consent.pop();
+    consent.push_str(r#","evidence":"otp:second"}"#);
+    let a = app
+        .post_raw("/v1/consents", uw, consent.clone().into_bytes())
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (422, "invalid_value"),
+        "{consent}: {}",
+        a.body
+    );
+    assert_eq!(a.body["error"]["fields"], json!(["evidence"]));
+    assert_eq!(app.mock().calls(), 0);
+    assert!(app.all_entries().await.is_empty(), "nothing logged");
+}
+
 #[tokio::test]
 async fn a_field_off_the_send_list_is_403_and_logged_as_denied() {
     let app = TestApp::spawn().await;

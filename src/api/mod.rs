@@ -283,6 +283,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                             path
                         };
                         Err(AppError::unknown_field(safe_paths(&[field])))
+                    } else if let Some(name) = duplicate_member(&message) {
+                        // Named by its own path; through `safe_paths`, as a member name may
+                        // be a value (an IIN used as a key).
+                        // serde_path_to_error ends the path with `?` for a member name it
+                        // could not read; a derived struct's refusal ends with the object.
+                        let parent = path.strip_suffix('?').unwrap_or(&path);
+                        let field = match parent.trim_end_matches('.') {
+                            "" => name,
+                            parent => format!("{parent}.{name}"),
+                        };
+                        let field = safe_paths(&[field]).pop().unwrap_or_default();
+                        Err(AppError::invalid_value(
+                            &field,
+                            "is given twice: a member may appear once in an object",
+                        ))
                     } else if let Some(name) = missing_member(&message) {
                         // Named by its own path, not by the object that lacks it.
                         let field = match path.as_str() {
@@ -297,6 +312,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             }
         }
     }
+}
+
+/// serde's (and `ObjectsOnly`'s) "duplicate field `x` at line …" → `x`.
+fn duplicate_member(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("duplicate field `")?;
+    let end = rest.find('`')?;
+    Some(rest[..end].to_owned())
 }
 
 /// serde's "missing field `x` at line …" → `x`.

@@ -8,9 +8,15 @@
 //! through to the wrapped deserializer, at every depth, except that a struct is asked for with
 //! a visitor that takes a map only; anything else is serde's usual "invalid type: sequence,
 //! expected a JSON object".
+//!
+//! It also refuses a member named twice in one object, at every depth (`{"subject": {"iin": A,
+//! "iin": B}}`): serde_json keeps the last silently, for a free-form value as much as for a
+//! map, so a caller's ambiguous request would be read one way here and perhaps another way by
+//! whatever produced it. A derived struct already refuses it; this covers the rest.
 
 use std::fmt;
 
+use serde::Deserialize;
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
@@ -31,7 +37,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for MapOnly<V> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
-        self.0.visit_map(ObjectsOnly(map))
+        self.0.visit_map(UniqueKeys::new(map))
     }
 }
 
@@ -196,7 +202,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for ObjectsOnly<V> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
-        self.0.visit_map(ObjectsOnly(map))
+        self.0.visit_map(UniqueKeys::new(map))
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
@@ -227,22 +233,62 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for ObjectsOnly<A> {
     }
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for ObjectsOnly<A> {
+/// An object's members, each name at most once. JSON member names are strings: each is read
+/// as one, remembered, and handed to the visitor's own key seed as a string.
+struct UniqueKeys<A> {
+    map: A,
+    seen: std::collections::HashSet<String>,
+}
+
+impl<A> UniqueKeys<A> {
+    fn new(map: A) -> Self {
+        Self {
+            map,
+            seen: std::collections::HashSet::new(),
+        }
+    }
+}
+
+/// Reads a member name as a string, refuses one already seen, then gives it to `seed`.
+struct KeyOnce<'a, K> {
+    seed: K,
+    seen: &'a mut std::collections::HashSet<String>,
+}
+
+impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeyOnce<'_, K> {
+    type Value = K::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K::Value, D::Error> {
+        let key = String::deserialize(d)?;
+        if !self.seen.insert(key.clone()) {
+            // The same words as a derived struct's refusal, which `parse_json` turns into the
+            // member's path.
+            return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+        }
+        self.seed
+            .deserialize(de::value::StringDeserializer::<D::Error>::new(key))
+    }
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for UniqueKeys<A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
-        self.0.next_key_seed(ObjectsOnly(seed))
+        self.map.next_key_seed(KeyOnce {
+            seed,
+            seen: &mut self.seen,
+        })
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
-        self.0.next_value_seed(ObjectsOnly(seed))
+        self.map.next_value_seed(ObjectsOnly(seed))
     }
 
     fn size_hint(&self) -> Option<usize> {
-        self.0.size_hint()
+        self.map.size_hint()
     }
 }
 
@@ -379,5 +425,35 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_member_named_twice_is_refused_at_every_depth() {
+        for (text, unwrapped_accepts) in [
+            // A derived struct refuses it already.
+            (r#"{"name":"a","name":"b","inner":{"code":"x"}}"#, false),
+            (r#"{"name":"a","inner":{"code":"x","code":"y"}}"#, false),
+            // serde_json keeps the last silently in a free-form value, at any depth.
+            (
+                r#"{"name":"a","inner":{"code":"x"},"any":{"k":1,"k":2}}"#,
+                true,
+            ),
+            (
+                r#"{"name":"a","inner":{"code":"x"},"any":[{"k":{"j":1,"j":1}}]}"#,
+                true,
+            ),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<Outer>(text).is_ok(),
+                unwrapped_accepts,
+                "{text}"
+            );
+            let err = parse(text).expect_err(text);
+            assert!(err.starts_with("duplicate field `"), "{text}: {err}");
+        }
+        // Distinct names in sibling objects are fine.
+        let v = parse(r#"{"name":"a","inner":{"code":"x"},"any":[{"k":1},{"k":2}]}"#)
+            .expect("siblings");
+        assert_eq!(v.any, serde_json::json!([{"k": 1}, {"k": 2}]));
     }
 }
