@@ -315,9 +315,10 @@ enum SubjectsCommand {
 #[derive(Subcommand)]
 enum ConsentsCommand {
     /// Records consents given elsewhere (e.g. in the loan contracts of an existing book): one
-    /// JSON object per line, each the body of `POST /v1/consents`, checked the same way. Exit
-    /// 0 when every line was recorded, 2 when some were refused (each named with its line), 1
-    /// when nothing could be recorded.
+    /// JSON object per line, each the body of `POST /v1/consents`, checked the same way; one
+    /// already on record (a file imported again) is counted, not recorded twice. Exit 0 when
+    /// every line was recorded or on record, 2 when some were refused (each named with its
+    /// line), 1 when nothing could be recorded.
     Import {
         /// The JSON Lines file.
         #[arg(long)]
@@ -1303,8 +1304,8 @@ fn import_consents(
         std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
     with_app(data, config, async |app| {
         let gateway = &app.gateway;
-        let mut pending = Vec::with_capacity(10_000);
-        let (mut recorded, mut refused) = (0u64, 0u64);
+        let mut pending: Vec<kuzet::registry::Consent> = Vec::with_capacity(10_000);
+        let (mut recorded, mut known, mut refused) = (0u64, 0u64, 0u64);
         for (i, line) in std::io::BufReader::new(source).lines().enumerate() {
             let line = line.with_context(|| format!("reading {} failed", file.display()))?;
             if line.trim().is_empty() {
@@ -1313,6 +1314,18 @@ fn import_consents(
             let prepared = kuzet::api::parse_json::<kuzet::api::ConsentRequest>(line.as_bytes())
                 .and_then(|req| gateway.prepare_consent(IMPORT_RECORDER, req.into()));
             match prepared {
+                // Already on record (an import run again, a line repeated): not recorded
+                // twice, nor brought back to life if the subject has withdrawn it since.
+                Ok(consent)
+                    if pending.iter().any(|p| p.same_grant(&consent))
+                        || gateway
+                            .registry()
+                            .consents_for(&consent.subject)?
+                            .iter()
+                            .any(|c| c.same_grant(&consent)) =>
+                {
+                    known += 1;
+                }
                 Ok(consent) => pending.push(consent),
                 Err(e) => {
                     refused += 1;
@@ -1332,7 +1345,9 @@ fn import_consents(
         }
         gateway.registry().add_consents(&pending)?;
         recorded += pending.len() as u64;
-        outln!("consents recorded: {recorded}; lines refused: {refused}");
+        outln!(
+            "consents recorded: {recorded}; already on record: {known}; lines refused: {refused}"
+        );
         Ok(if refused == 0 {
             ExitCode::SUCCESS
         } else {

@@ -102,6 +102,22 @@ pub struct Consent {
 }
 
 impl Consent {
+    /// Whether `other` records the same consent given: the same subject, recipients and
+    /// purposes (in any order), time (to the microsecond the ledger keeps), channel, evidence
+    /// and expiry. Who recorded it, when, and whether it was withdrawn do not matter.
+    pub fn same_grant(&self, other: &Consent) -> bool {
+        fn set(v: &[String]) -> std::collections::BTreeSet<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        self.subject == other.subject
+            && set(&self.recipients) == set(&other.recipients)
+            && set(&self.purposes) == set(&other.purposes)
+            && micros(self.granted_at) == micros(other.granted_at)
+            && self.channel == other.channel
+            && self.evidence == other.evidence
+            && self.expires_at.map(micros) == other.expires_at.map(micros)
+    }
+
     /// Whether this consent lets `recipient` receive data about `subject` for `purpose` at `now`.
     pub fn covers(
         &self,
@@ -680,6 +696,37 @@ mod tests {
         };
         reg.add_consent(&consent).expect("add");
         let stored = reg.consent(consent.id).expect("get").expect("found");
+        // The stored record is the same grant (times kept to the microsecond), whoever
+        // recorded it and in whatever order its lists come; any other term makes another.
+        let mut again = consent.clone();
+        again.id = Uuid::now_v7();
+        again.recorded_by = "kuzet-import".into();
+        again.recipients.reverse();
+        assert!(stored.same_grant(&again));
+        for other in [
+            Consent {
+                evidence: "otp:124".into(),
+                ..again.clone()
+            },
+            Consent {
+                channel: Channel::Branch,
+                ..again.clone()
+            },
+            Consent {
+                expires_at: None,
+                ..again.clone()
+            },
+            Consent {
+                recipients: vec!["fcb".into()],
+                ..again.clone()
+            },
+            Consent {
+                granted_at: again.granted_at - time::Duration::seconds(1),
+                ..again.clone()
+            },
+        ] {
+            assert!(!stored.same_grant(&other), "{other:?}");
+        }
         assert_eq!(stored.recipients, consent.recipients);
         assert_eq!(stored.channel, Channel::App);
         assert!(stored.covers(&[7; 32], "fcb", "contract_performance", now));

@@ -273,7 +273,7 @@ fn consents_import_records_the_good_lines_and_names_the_bad_ones() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("consents recorded: 2; lines refused: 3"),
+        stdout(&out).contains("consents recorded: 2; already on record: 0; lines refused: 3"),
         "{}",
         stdout(&out)
     );
@@ -295,6 +295,50 @@ fn consents_import_records_the_good_lines_and_names_the_bad_ones() {
     assert_eq!(consents.len(), 1);
     assert_eq!(consents[0].recorded_by, "kuzet-import");
     assert_eq!(consents[0].recipients, ["fcb"]);
+
+    // The subject withdraws it; the same file imported again records nothing twice and does
+    // not bring the withdrawn consent back. A line repeated within a file counts once.
+    registry
+        .revoke_consent(consents[0].id, "test", time::OffsetDateTime::now_utc())
+        .expect("revoke");
+    drop(registry);
+    let again = dir.path().join("again.jsonl");
+    let other = kuzet_ident::Iin::synthesize(time::macros::date!(1992 - 04 - 05), false, 11)
+        .expect("iin")
+        .expose()
+        .to_owned();
+    std::fs::write(
+        &again,
+        [
+            line(&good, ""),
+            line("910610400012", r#", "expires_at": "2030-01-01T00:00:00Z""#),
+            line(&other, ""),
+            line(&other, ""),
+        ]
+        .join("\n"),
+    )
+    .expect("write");
+    let out = kuzet(
+        &data,
+        &[
+            "consents",
+            "import",
+            "--file",
+            again.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("consents recorded: 1; already on record: 3; lines refused: 0"),
+        "{}",
+        stdout(&out)
+    );
+    let registry = SqliteRegistry::open(&data).expect("registry");
+    let consents = registry
+        .consents_for(&keys.subject_index(&iin))
+        .expect("consents");
+    assert_eq!(consents.len(), 1, "not recorded twice");
+    assert!(consents[0].revoked_at.is_some(), "still withdrawn");
 }
 
 #[test]
