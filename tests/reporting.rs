@@ -429,6 +429,47 @@ async fn a_dry_run_sends_records_and_logs_nothing() {
     );
 }
 
+#[tokio::test]
+async fn a_source_that_is_missing_or_a_folder_is_refused_before_a_run_starts() {
+    let app = spawn(10).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (source, reason) in [
+        (dir.path().join("no-such.jsonl"), "No such file"),
+        (dir.path().to_owned(), "a folder, not a file"),
+    ] {
+        let err = app
+            .app
+            .reporter
+            .run(
+                &RunOptions {
+                    source: source.clone(),
+                    dry_run: false,
+                    trigger: Trigger::Cli,
+                    crash_at: None,
+                },
+                &|_| {},
+            )
+            .await
+            .expect_err("refused");
+        let message = err.to_string();
+        assert!(
+            message.contains(&source.display().to_string()) && message.contains(reason),
+            "{message}"
+        );
+    }
+    // No run was recorded, nothing logged, nothing sent.
+    assert!(
+        app.app
+            .reporter
+            .store()
+            .recent_runs(10)
+            .expect("runs")
+            .is_empty()
+    );
+    assert!(app.all_entries().await.is_empty());
+    assert!(uploads(&app).batches().is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Crashes: the real binary, killed at each stage of its first batch, then run again.
 

@@ -482,7 +482,21 @@ impl Reporter {
             path: options.source.clone(),
             source,
         })?;
-        let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let metadata = file.metadata().map_err(|source| ReportError::Source {
+            path: options.source.clone(),
+            source,
+        })?;
+        // A folder opens on Unix and fails at its first read: refuse it before a run starts.
+        if metadata.is_dir() {
+            return Err(ReportError::Source {
+                path: options.source.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::IsADirectory,
+                    "a folder, not a file of contract lines",
+                ),
+            });
+        }
+        let bytes = metadata.len();
 
         let mut report = RunReport {
             run_id: None,
