@@ -567,7 +567,16 @@ impl Config {
 
     /// Every problem with the values, each starting with its dotted key.
     fn problems(&self) -> Vec<String> {
-        let mut out = self.server.problems();
+        let mut out = Vec::new();
+        if self
+            .data_dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            // An empty path would put the log and the keys in whatever folder kuzet starts in.
+            out.push("data_dir: is empty (leave it out for ./kuzet-data)".to_owned());
+        }
+        out.extend(self.server.problems());
         out.extend(self.log.problems());
         match self.log.backend.as_str() {
             "sqlite" => {}
@@ -714,7 +723,12 @@ fn locate(text: &str, problem: &str) -> Option<usize> {
             return header_line;
         }
     }
-    None
+    // A top-level key (`data_dir`): before the first header.
+    let [key] = path[..] else { return None };
+    text.lines()
+        .take_while(|line| !line.trim().starts_with('['))
+        .position(|line| line.split_once('=').is_some_and(|(k, _)| k.trim() == key))
+        .map(|i| i + 1)
 }
 
 #[cfg(test)]
@@ -838,6 +852,14 @@ format = \"json\"
         let problems = Config::check_text("[logging]\n\nfromat = \"json\"\n").expect_err("key");
         assert_eq!(problems[0].line, Some(3), "{problems:?}");
         assert!(problems[0].message.contains("fromat"), "{problems:?}");
+        // An empty data_dir would be the current folder.
+        let problems = Config::check_text("\ndata_dir = \"\"\n").expect_err("empty");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, Some(2), "{problems:?}");
+        assert!(
+            problems[0].message.starts_with("data_dir: is empty"),
+            "{problems:?}"
+        );
 
         // The files a valid configuration names are checked apart.
         let config = Config::parse(
