@@ -929,12 +929,26 @@ async fn serve(data: PathBuf, config: Config, mock_upstreams: bool) -> anyhow::R
             "Mock parties running in-process."
         );
     }
-    outln!("kuzet listening on {scheme}://{addr}");
+    // A gateway keeps serving when nobody reads its stdout any more (`| head`, a dead `tee`):
+    // what it prints there is for the person who started it; its log lines go to stderr.
+    let banner = {
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), "kuzet listening on {scheme}://{addr}")
+    };
+    if let Err(e) = banner {
+        tracing::warn!(error = %e, "Cannot print to stdout; serving on.");
+    }
     // Demo clients (tokens printed) only on the newcomer's way in, never against real parties.
     if mock_upstreams {
         let demo = app.create_demo_clients()?;
-        if !demo.is_empty() {
-            print_demo(scheme, &addr, &demo)?;
+        if !demo.is_empty()
+            && let Err(e) = print_demo(scheme, &addr, &demo)
+        {
+            tracing::warn!(
+                error = %e,
+                "Cannot print the demo clients' tokens to stdout; add clients with `kuzet \
+                 clients add`."
+            );
         }
     } else if app.gateway.registry().list_clients()?.is_empty() {
         tracing::warn!(

@@ -525,3 +525,57 @@ fn the_data_dir_comes_from_data_else_the_configuration() {
     let listed = run(&["clients", "list"]);
     assert!(stdout(&listed).contains("pipeline"), "{}", stdout(&listed));
 }
+
+/// A gateway whose stdout nobody reads any more (`kuzet serve | head -1`, a `tee` that died)
+/// says so on stderr and goes on serving: its banner and demo tokens are not worth an outage.
+#[test]
+fn a_closed_stdout_does_not_stop_the_gateway() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_file(dir.path(), "");
+    // The pipe's reading end is closed before the gateway starts: its first print fails.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kuzet"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--mock-upstreams", "--listen", "127.0.0.1:0"])
+        .env_remove("KUZET_CONFIG")
+        .env_remove("KUZET_DATA")
+        .env("RUST_LOG", "info")
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kuzet serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let (mut addr, mut warned_banner, mut warned_tokens) = (None, false, false);
+    while addr.is_none() || !warned_banner || !warned_tokens {
+        let line = lines
+            .next()
+            .and_then(Result::ok)
+            .expect("kuzet serve stopped");
+        if line.contains("kuzet is listening.")
+            && let Some(rest) = line.split("addr=").nth(1)
+        {
+            addr = rest.split_whitespace().next().map(str::to_owned);
+        }
+        warned_banner |= line.contains("Cannot print to stdout; serving on.");
+        warned_tokens |= line.contains("Cannot print the demo clients' tokens");
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let addr = addr.expect("addr");
+    let health = (|| -> std::io::Result<String> {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(&addr)?;
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: kuzet\r\nConnection: close\r\n\r\n")?;
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer)?;
+        Ok(answer)
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    let health = health.expect("healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+}

@@ -284,10 +284,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                         };
                         Err(AppError::unknown_field(safe_paths(&[field])))
                     } else if let Some(name) = duplicate_member(&message) {
-                        // Named by its own path; through `safe_paths`, as a member name may
-                        // be a value (an IIN used as a key).
-                        // serde_path_to_error ends the path with `?` for a member name it
-                        // could not read; a derived struct's refusal ends with the object.
+                        // Named by its own path (serde_path_to_error ends it with `?` when
+                        // the refusal came while reading the name, with the object when a
+                        // derived struct refused), through `safe_paths`: a member name may be
+                        // a value (an IIN used as a key).
                         let parent = path.strip_suffix('?').unwrap_or(&path);
                         let field = match parent.trim_end_matches('.') {
                             "" => name,

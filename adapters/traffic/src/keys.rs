@@ -8,9 +8,9 @@
 use std::fmt;
 
 use kuzet_ident::{Iin, mask};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::wire::MAX_FIELD_CHARS;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a lookup key cannot be sent. Messages never repeat the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
