@@ -180,8 +180,10 @@ impl Upstreams {
 
     /// Makes the call within `deadline`. `consent_confirmed` is true only when the gateway
     /// found a stored consent record covering this transfer.
-    /// `request_id` is the API request's id: the SHEP `correlationId` of reads (a user mark
-    /// keeps an id of its own, which is also its payload's request id).
+    /// `request_id` is the API request's id: the SHEP `correlationId` of reads when it is a
+    /// UUID (a user mark keeps an id of its own, which is also its payload's request id).
+    /// Another caller-chosen id is not sent: it would carry the caller's text to the party
+    /// past the contract's send list; the read then gets a fresh UUID.
     pub async fn call(
         &self,
         call: Call,
@@ -189,6 +191,7 @@ impl Upstreams {
         request_id: Option<&str>,
         deadline: Instant,
     ) -> Result<UpstreamAnswer, UpstreamFailure> {
+        let request_id = request_id.filter(|id| uuid::Uuid::try_parse(id).is_ok());
         match call.kind {
             CallKind::FcbCreditReport(mut req) => {
                 req.consent_confirmed = consent_confirmed;

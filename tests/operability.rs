@@ -87,7 +87,8 @@ async fn not_ready_while_a_required_partys_breaker_is_open_unless_it_is_not_requ
 }
 
 #[tokio::test]
-async fn the_request_id_is_answered_logged_with_the_transfer_and_sent_as_the_correlation_id() {
+async fn the_request_id_is_answered_logged_with_the_transfer_and_sent_as_the_correlation_id_when_a_uuid()
+ {
     let app = TestApp::spawn().await;
     let iin = person(3);
     app.consent_to(&iin, &["fcb", "gcvp"]).await;
@@ -118,14 +119,58 @@ async fn the_request_id_is_answered_logged_with_the_transfer_and_sent_as_the_cor
             e.upstream
         );
     }
-    // The pension centre got it as the SHEP correlationId (its answer echoes it back).
-    let incoming = entries.last().expect("IN entry");
-    assert!(
+    // The caller's own text does not go to the party (past the send list): the pension
+    // centre got a fresh UUID as the SHEP correlationId (its answer echoes it back).
+    let correlation = |entries: &[kuzet::transfer_log::Entry]| {
+        let incoming = entries.last().expect("IN entry");
         incoming
             .upstream
-            .contains(&("shep_correlation_id".to_owned(), "uw-job-7.1".to_owned())),
-        "{:?}",
-        incoming.upstream
+            .iter()
+            .find(|(k, _)| k == "shep_correlation_id")
+            .map(|(_, v)| v.clone())
+            .expect("a correlation id")
+    };
+    let sent = correlation(&entries);
+    assert_ne!(sent, "uw-job-7.1");
+    assert!(uuid::Uuid::parse_str(&sent).is_ok(), "{sent}");
+    // A caller's UUID is sent as it is, so both sides can find the exchange by it.
+    let mine = uuid::Uuid::now_v7().to_string();
+    let resp = app
+        .http
+        .post(app.url("/v1/exchange/gcvp/income"))
+        .bearer_auth(token)
+        .header("x-request-id", &mine)
+        .json(&json!({"purpose": "contract_performance", "data": {"subject": {"iin": iin}}}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    let entries = app
+        .entries(body["transfer_id"].as_str().expect("transfer id"))
+        .await;
+    assert_eq!(correlation(&entries), mine);
+    // An id that may be an IIN (twelve digits in a row) is not kept, nor logged.
+    let resp = app
+        .http
+        .post(app.url("/v1/exchange/gcvp/income"))
+        .bearer_auth(token)
+        .header("x-request-id", &iin)
+        .json(&json!({"purpose": "contract_performance", "data": {"subject": {"iin": iin}}}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    assert_ne!(resp.headers()["x-request-id"], iin.as_str());
+    let body: serde_json::Value = resp.json().await.expect("json");
+    let entries = app
+        .entries(body["transfer_id"].as_str().expect("transfer id"))
+        .await;
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.upstream.iter().all(|(_, v)| !v.contains(&iin))),
+        "{entries:?}"
     );
 
     // Without one (or with one that is not a plain token), the gateway makes a UUID.

@@ -26,6 +26,10 @@ use super::AppError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(pub Arc<str>);
 
+/// An IIN's (or a BIN's) length: a caller's request id with this many digits in a row is not
+/// kept, since it may be one.
+const IIN_DIGITS: usize = 12;
+
 impl RequestId {
     pub fn as_str(&self) -> &str {
         &self.0
@@ -40,6 +44,11 @@ impl RequestId {
                     && v.len() <= 64
                     && v.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                    // It goes on every log line: twelve digits in a row may be an IIN.
+                    && !v
+                        .as_bytes()
+                        .windows(IIN_DIGITS)
+                        .any(|w| w.iter().all(u8::is_ascii_digit))
             });
         match given {
             Some(v) => RequestId(v.into()),
@@ -142,7 +151,18 @@ mod tests {
     fn a_plain_request_id_is_kept_and_anything_else_replaced() {
         let kept = RequestId::from_header(Some(&HeaderValue::from_static("job-42.a_b")));
         assert_eq!(kept.as_str(), "job-42.a_b");
-        for bad in ["", "has space", "slash/not-allowed", &"x".repeat(65)] {
+        // Digits are fine, short of an IIN's twelve in a row.
+        let kept = RequestId::from_header(Some(&HeaderValue::from_static("app-87052530101-x")));
+        assert_eq!(kept.as_str(), "app-87052530101-x");
+        for bad in [
+            "",
+            "has space",
+            "slash/not-allowed",
+            &"x".repeat(65),
+            "870525301012",
+            "app-870525301012",
+            "job.9999999999999",
+        ] {
             let v = HeaderValue::from_str(bad).expect("header");
             let id = RequestId::from_header(Some(&v));
             assert_ne!(id.as_str(), bad);
