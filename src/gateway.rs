@@ -36,9 +36,12 @@ pub struct ExchangeRequest {
     pub consent_id: Option<Uuid>,
     pub reference: Option<String>,
     pub data: Value,
-    /// The API request's id: recorded in the transfer's entries (`request_id`) and sent to
-    /// parties that carry one (the SHEP `correlationId`).
+    /// The API request's id: recorded in the transfer's entries (`request_id`) and, when it is
+    /// a UUID, sent to parties that carry one (the SHEP `correlationId`).
     pub request_id: Option<String>,
+    /// The person the transfer is about when `data` names none: the applicant of an applicant
+    /// check whose vehicle is looked up by VIN or plate. Never sent; the subject of its entries.
+    pub about: Option<Iin>,
 }
 
 /// The answer to a successful exchange: the kept data and the names of the dropped fields.
@@ -170,7 +173,7 @@ impl Gateway {
                 reference: req.reference.as_deref(),
                 // A refusal is about the subject named in the request too (their access
                 // report lists it), when a valid IIN is there.
-                subject: subject_of(&req.data).ok().flatten(),
+                subject: subject_of(&req.data).ok().flatten().or(req.about.clone()),
                 consent_id: None,
                 request_id: req.request_id.as_deref(),
             };
@@ -326,7 +329,7 @@ impl Gateway {
             purpose: &req.purpose,
             reference: req.reference.as_deref(),
             // Refusals below are logged about the subject named in the request, when valid.
-            subject: subject_of(&req.data).ok().flatten(),
+            subject: subject_of(&req.data).ok().flatten().or(req.about.clone()),
             consent_id: None,
             request_id: req.request_id.as_deref(),
         };
@@ -344,7 +347,7 @@ impl Gateway {
             Err(denial) => return Err(self.deny(&ctx, denial).await),
         };
         // The values the adapters rely on.
-        ctx.subject = subject_of(&req.data)?;
+        ctx.subject = subject_of(&req.data)?.or(req.about.clone());
         // The adapter must exist, and have what it needs, before anything is logged as sent.
         let call = self
             .upstreams
@@ -392,9 +395,10 @@ impl Gateway {
             match answer {
                 Ok(answer) => {
                     let filtered = crate::contract::filter_incoming(op, answer.record);
-                    // A lookup by a vehicle's VIN or plate names no person, but its answer does
-                    // (the vehicle's registered user): the IN entry is about them, so that their
-                    // access request, erasure and retention find it.
+                    // A lookup by a vehicle's VIN or plate names no person (unless it is part
+                    // of an applicant's check), but its answer does (the vehicle's registered
+                    // user): the IN entry is about them, so that their access request, erasure
+                    // and retention find it.
                     let about_received;
                     let in_ctx = match (&ctx.subject, received_subject(&filtered.kept)) {
                         (None, Some(person)) => {

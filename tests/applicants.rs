@@ -53,6 +53,22 @@ async fn all_three_parts_each_its_own_transfer() {
             .iter()
             .all(|e| e.reference.as_deref() == Some("APP-42"))
     );
+    // Every entry is about the applicant, the vehicle looked up by plate too (their access
+    // request lists it), though only the plate was sent to the authority.
+    let applicant = app
+        .app
+        .gateway
+        .log()
+        .subject_index(&kuzet_ident::Iin::parse(&iin).expect("iin"));
+    assert!(
+        entries.iter().all(|e| e.subject == Some(applicant)),
+        "{entries:?}"
+    );
+    let vehicle_out = entries
+        .iter()
+        .find(|e| e.recipient == "traffic" && e.kind == kuzet::transfer_log::Kind::Out)
+        .expect("the vehicle's OUT entry");
+    assert_eq!(vehicle_out.fields, ["vehicle.plate"]);
 }
 
 #[tokio::test]

@@ -81,10 +81,13 @@ pub async fn check(
         }
         None => return Err(AppError::invalid_value("subject.iin", "is required")),
     };
-    kuzet_ident::Iin::parse(&iin).map_err(|e| AppError::invalid_iin("subject.iin", e))?;
-    let vehicle_data = match data.remove("vehicle") {
-        None => json!({"subject": {"iin": iin}}),
-        Some(v @ Value::Object(_)) => json!({ "vehicle": v }),
+    let applicant =
+        kuzet_ident::Iin::parse(&iin).map_err(|e| AppError::invalid_iin("subject.iin", e))?;
+    // A vehicle given by VIN or plate is looked up by that key alone; its entries are still
+    // about the applicant (their access request lists the lookup), though the IIN is not sent.
+    let (vehicle_data, vehicle_about) = match data.remove("vehicle") {
+        None => (json!({"subject": {"iin": iin}}), None),
+        Some(v @ Value::Object(_)) => (json!({ "vehicle": v }), Some(applicant)),
         Some(_) => return Err(AppError::invalid_value("vehicle", "must be an object")),
     };
     // The credit report and the income get the rest of `data` as it came.
@@ -97,11 +100,15 @@ pub async fn check(
         reference: body.reference.clone(),
         data,
         request_id: request_id.clone(),
+        about: None,
     };
     let parts = [
         part("fcb", "credit-report", subject.clone()),
         part("gcvp", "income", subject),
-        part("traffic", "vehicle", vehicle_data),
+        ExchangeRequest {
+            about: vehicle_about,
+            ..part("traffic", "vehicle", vehicle_data)
+        },
     ];
     // In a tracked task of its own, like every exchange: a caller hanging up never cuts a
     // transfer in two.

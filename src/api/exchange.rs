@@ -110,6 +110,7 @@ async fn run(
         reference: body.reference,
         data,
         request_id: request_id.map(|id| id.as_str().to_owned()),
+        about: None,
     };
     let key = if write {
         // The role and purpose first: a caller without the right is told so, key or not.
