@@ -77,7 +77,7 @@ pub struct Filters {
     #[arg(long)]
     purpose: Option<String>,
     /// One transfer's entries (its UUID).
-    #[arg(long = "transfer")]
+    #[arg(long = "transfer", value_parser = query::parse_transfer_id)]
     transfer: Option<Uuid>,
     /// Entries at or after this time (RFC 3339, or YYYY-MM-DD for that day's midnight UTC).
     #[arg(long, value_parser = query::parse_instant)]

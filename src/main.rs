@@ -207,6 +207,7 @@ enum LogCommand {
     /// checkpoint, and the checkpoint with its public key.
     Proof {
         /// The transfer id (a UUID).
+        #[arg(value_parser = kuzet::transfer_log::query::parse_transfer_id)]
         transfer_id: uuid::Uuid,
         /// The proof file to write.
         #[arg(long)]

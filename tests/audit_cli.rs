@@ -356,6 +356,19 @@ fn bad_arguments_exit_2_and_never_echo_an_iin() {
         let o = kuzet(&log.data, &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
     }
+    // A transfer id that is not one says so in words, not in the UUID parser's.
+    for args in [
+        vec!["log", "query", "--transfer", "abc"],
+        vec!["log", "proof", "abc", "--out", "p.json"],
+    ] {
+        let o = kuzet(&log.data, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("not a transfer id (a UUID)"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
     // A range that cannot hold anything is refused, not answered with nothing.
     for args in [
         vec![

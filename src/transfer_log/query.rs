@@ -151,6 +151,11 @@ pub fn parse_kind(s: &str) -> Result<Kind, String> {
     Kind::parse(s.trim()).ok_or_else(|| "expected out, in, denied or erasure".to_string())
 }
 
+/// Reads a transfer id (a UUID, as the API answers and the log shows it).
+pub fn parse_transfer_id(s: &str) -> Result<Uuid, String> {
+    Uuid::try_parse(s.trim()).map_err(|_| "not a transfer id (a UUID)".to_string())
+}
+
 /// Reads a pagination cursor (a page's `next_cursor`).
 pub fn parse_cursor(s: &str) -> Result<u64, String> {
     s.trim()
