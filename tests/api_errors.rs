@@ -159,6 +159,32 @@ async fn a_member_given_twice_is_422_naming_it_and_nothing_is_sent() {
     assert!(app.all_entries().await.is_empty(), "nothing logged");
 }
 
+/// The bureau upload is the reporting job's, not an exchange of the API: whoever calls it over
+/// HTTP is told so (404 with the way to run it), not asked for an idempotency key or told that
+/// it has no adapter.
+#[tokio::test]
+async fn the_contract_upload_is_not_an_api_exchange() {
+    let app = TestApp::spawn().await;
+    for role in [Role::Reporting, Role::Underwriting] {
+        let resp = app
+            .http
+            .post(app.url("/v1/exchange/fcb/contract-upload"))
+            .bearer_auth(app.token(role))
+            .header("idempotency-key", "upload-1")
+            .json(&json!({"purpose": "contract_performance", "data": {"loan": {}}}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 404);
+        let body: serde_json::Value = resp.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "unknown_operation", "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("kuzet report run"), "{message}");
+    }
+    assert!(app.all_entries().await.is_empty());
+    assert_eq!(app.mock().calls(), 0);
+}
+
 #[tokio::test]
 async fn a_field_off_the_send_list_is_403_and_logged_as_denied() {
     let app = TestApp::spawn().await;

@@ -70,6 +70,14 @@ pub async fn exchange(
             "no operation {recipient}/{operation} in the contracts"
         )));
     }
+    if (recipient.as_str(), operation.as_str())
+        == (crate::reporting::RECIPIENT, crate::reporting::OPERATION)
+    {
+        return Err(AppError::unknown_operation(format!(
+            "{recipient}/{operation} is not an exchange of this API: the bureau reporting job \
+             sends the loan contracts (`kuzet report run`, or [reporting] schedule in serve)"
+        )));
+    }
     let body: ExchangeBody = parse_json(&body)?;
     // In its own task: a caller who hangs up, or the request timeout, must not cut the
     // transfer between its OUT and IN entries (or an idempotent write before its answer is

@@ -60,8 +60,10 @@ pub use store::{
 pub const LOCK_FILE: &str = "reporting.lock";
 /// The caller name of the job's transfer log entries.
 pub const CALLER: &str = "kuzet-report";
-const RECIPIENT: &str = "fcb";
-const OPERATION: &str = "contract-upload";
+/// The party the reporting job sends to.
+pub const RECIPIENT: &str = "fcb";
+/// The operation the reporting job performs; not offered over the HTTP API.
+pub const OPERATION: &str = "contract-upload";
 
 /// `[reporting]`: the scheduled bureau reporting.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
