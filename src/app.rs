@@ -137,6 +137,15 @@ impl App {
             None => None,
         };
         let mocks = if options.mock_upstreams {
+            // A mistyped folder would serve the synthetic answers without a word.
+            if let Some(dir) = &config.mocks.fixtures
+                && !dir.is_dir()
+            {
+                return Err(StartError::Mocks(format!(
+                    "mocks.fixtures: {} is not a folder of recorded answers",
+                    dir.display()
+                )));
+            }
             let report_size = match config.mocks.fcb_report_size {
                 MockReportSize::Full => kuzet_mocks::fcb::ReportSize::Full,
                 MockReportSize::TwoContracts => kuzet_mocks::fcb::ReportSize::TwoContracts,

@@ -607,8 +607,8 @@ impl Config {
     }
 
     /// Problems with the files the configuration names (TLS certificates and keys, the SHEP
-    /// signer, trust stores): each must exist and be readable. `kuzet config check` reports
-    /// them; `serve` fails on them when it opens the files.
+    /// signer, trust stores: each must exist and be readable; the mocks' fixtures folder must
+    /// exist). `kuzet config check` reports them; `serve` fails on them when it opens them.
     pub fn file_problems(&self) -> Vec<String> {
         let mut files: Vec<(String, &Path)> = Vec::new();
         if let Some(tls) = &self.server.tls {
@@ -643,13 +643,22 @@ impl Config {
                 }
             }
         }
-        files
+        let mut out: Vec<String> = files
             .into_iter()
             .filter_map(|(key, path)| match std::fs::File::open(path) {
                 Ok(_) => None,
                 Err(e) => Some(format!("{key}: cannot read {}: {e}", path.display())),
             })
-            .collect()
+            .collect();
+        if let Some(dir) = &self.mocks.fixtures
+            && !dir.is_dir()
+        {
+            out.push(format!(
+                "mocks.fixtures: {} is not a folder of recorded answers",
+                dir.display()
+            ));
+        }
+        out
     }
 
     /// Sets the secrets the environment holds ([`SECRET_ENV`]); returns the names applied.
@@ -868,6 +877,12 @@ format = \"json\"
         .expect("valid");
         let files = config.file_problems();
         assert_eq!(files.len(), 2, "{files:?}");
+        let config =
+            Config::parse("[mocks]\nfixtures = \"/nonexistent/fixtures\"\n").expect("valid");
+        assert_eq!(
+            config.file_problems(),
+            ["mocks.fixtures: /nonexistent/fixtures is not a folder of recorded answers"]
+        );
         assert!(files[0].starts_with("server.tls.certificate_pem: cannot read /nonexistent/a.pem"));
     }
 

@@ -73,7 +73,7 @@ enum Command {
         mock_listen: Option<SocketAddr>,
         /// Recorded answers for the in-process mock parties (overrides mocks.fixtures; see
         /// README).
-        #[arg(long, requires = "mock_upstreams")]
+        #[arg(long, requires = "mock_upstreams", value_parser = existing_folder)]
         mock_fixtures: Option<PathBuf>,
     },
     /// Manage API clients and their roles.
@@ -138,7 +138,7 @@ enum Command {
         #[arg(long, default_value = "kuzet-mock-tls", requires = "tls")]
         tls_dir: PathBuf,
         /// Recorded answers served instead of the synthetic ones (see README).
-        #[arg(long)]
+        #[arg(long, value_parser = existing_folder)]
         mock_fixtures: Option<PathBuf>,
     },
 }
@@ -510,6 +510,17 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<ExitCode> {
         if problems.len() == 1 { "" } else { "s" }
     );
     Ok(ExitCode::FAILURE)
+}
+
+/// A folder that exists (`--mock-fixtures`): a mistyped one would serve the synthetic answers
+/// without a word.
+fn existing_folder(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(format!("{s} is not a folder"))
+    }
 }
 
 /// The data directory: `--data` / `KUZET_DATA`, else the configuration's `data_dir`, else

@@ -83,3 +83,51 @@ async fn recorded_answers_replace_the_synthetic_ones() {
     assert_eq!(a.status, 200);
     assert_ne!(a.body["data"]["credit_history"], expected["credit_history"]);
 }
+
+/// A fixtures folder that is not there (a typo) stops the start, instead of serving the
+/// synthetic answers without a word: as a flag, and from the configuration.
+#[test]
+fn a_fixtures_folder_that_does_not_exist_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-such-fixtures");
+    let missing = missing.to_str().expect("path");
+    for args in [
+        vec!["serve", "--mock-upstreams", "--mock-fixtures", missing],
+        vec!["mocks", "--mock-fixtures", missing],
+    ] {
+        let out = common::kuzet(&dir.path().join("data"), &args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::stderr(&out).contains("is not a folder"),
+            "{}",
+            common::stderr(&out)
+        );
+    }
+    let config = dir.path().join("kuzet.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nlisten = \"127.0.0.1:0\"\n\n[mocks]\nfixtures = {missing:?}\n"),
+    )
+    .expect("config");
+    let out = common::kuzet(
+        &dir.path().join("data"),
+        &[
+            "--config",
+            config.to_str().expect("path"),
+            "serve",
+            "--mock-upstreams",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("mocks.fixtures:")
+            && common::stderr(&out).contains("is not a folder"),
+        "{}",
+        common::stderr(&out)
+    );
+}
