@@ -133,39 +133,35 @@ async fn the_request_id_is_answered_logged_with_the_transfer_and_sent_as_the_cor
     let sent = correlation(&entries);
     assert_ne!(sent, "uw-job-7.1");
     assert!(uuid::Uuid::parse_str(&sent).is_ok(), "{sent}");
+    // An income read with `id` as its X-Request-Id: the id answered and the entries logged.
+    let income_with_id = async |id: &str| {
+        let resp = app
+            .http
+            .post(app.url("/v1/exchange/gcvp/income"))
+            .bearer_auth(token)
+            .header("x-request-id", id)
+            .json(&json!({"purpose": "contract_performance", "data": {"subject": {"iin": iin}}}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 200);
+        let answered = resp.headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let body: serde_json::Value = resp.json().await.expect("json");
+        let entries = app
+            .entries(body["transfer_id"].as_str().expect("transfer id"))
+            .await;
+        (answered, entries)
+    };
     // A caller's UUID is sent as it is, so both sides can find the exchange by it.
     let mine = uuid::Uuid::now_v7().to_string();
-    let resp = app
-        .http
-        .post(app.url("/v1/exchange/gcvp/income"))
-        .bearer_auth(token)
-        .header("x-request-id", &mine)
-        .json(&json!({"purpose": "contract_performance", "data": {"subject": {"iin": iin}}}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), 200);
-    let body: serde_json::Value = resp.json().await.expect("json");
-    let entries = app
-        .entries(body["transfer_id"].as_str().expect("transfer id"))
-        .await;
+    let (_, entries) = income_with_id(&mine).await;
     assert_eq!(correlation(&entries), mine);
     // An id that may be an IIN (twelve digits in a row) is not kept, nor logged.
-    let resp = app
-        .http
-        .post(app.url("/v1/exchange/gcvp/income"))
-        .bearer_auth(token)
-        .header("x-request-id", &iin)
-        .json(&json!({"purpose": "contract_performance", "data": {"subject": {"iin": iin}}}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), 200);
-    assert_ne!(resp.headers()["x-request-id"], iin.as_str());
-    let body: serde_json::Value = resp.json().await.expect("json");
-    let entries = app
-        .entries(body["transfer_id"].as_str().expect("transfer id"))
-        .await;
+    let (answered, entries) = income_with_id(&iin).await;
+    assert_ne!(answered, iin);
     assert!(
         entries
             .iter()

@@ -72,7 +72,7 @@ fn received(uploads: &Uploads) -> HashMap<String, Vec<u32>> {
     out
 }
 
-async fn run(app: &TestApp, source: &Path) -> RunReport {
+async fn try_run(app: &TestApp, source: &Path) -> Result<RunReport, kuzet::reporting::ReportError> {
     app.app
         .reporter
         .run(
@@ -85,7 +85,10 @@ async fn run(app: &TestApp, source: &Path) -> RunReport {
             &|_| {},
         )
         .await
-        .expect("the run starts")
+}
+
+async fn run(app: &TestApp, source: &Path) -> RunReport {
+    try_run(app, source).await.expect("the run starts")
 }
 
 #[tokio::test]
@@ -437,20 +440,7 @@ async fn a_source_that_is_missing_or_a_folder_is_refused_before_a_run_starts() {
         (dir.path().join("no-such.jsonl"), "No such file"),
         (dir.path().to_owned(), "a folder, not a file"),
     ] {
-        let err = app
-            .app
-            .reporter
-            .run(
-                &RunOptions {
-                    source: source.clone(),
-                    dry_run: false,
-                    trigger: Trigger::Cli,
-                    crash_at: None,
-                },
-                &|_| {},
-            )
-            .await
-            .expect_err("refused");
+        let err = try_run(&app, &source).await.expect_err("refused");
         let message = err.to_string();
         assert!(
             message.contains(&source.display().to_string()) && message.contains(reason),
