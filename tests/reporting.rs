@@ -87,6 +87,15 @@ async fn try_run(app: &TestApp, source: &Path) -> Result<RunReport, kuzet::repor
         .await
 }
 
+fn no_run_recorded(app: &TestApp) -> bool {
+    app.app
+        .reporter
+        .store()
+        .recent_runs(10)
+        .expect("runs")
+        .is_empty()
+}
+
 async fn run(app: &TestApp, source: &Path) -> RunReport {
     try_run(app, source).await.expect("the run starts")
 }
@@ -422,14 +431,7 @@ async fn a_dry_run_sends_records_and_logs_nothing() {
     assert!(report.batches.iter().all(|b| b.zipped_bytes > 0));
     assert!(uploads(&app).batches().is_empty());
     assert!(app.all_entries().await.is_empty());
-    assert!(
-        app.app
-            .reporter
-            .store()
-            .recent_runs(10)
-            .expect("runs")
-            .is_empty()
-    );
+    assert!(no_run_recorded(&app));
 }
 
 #[tokio::test]
@@ -448,14 +450,7 @@ async fn a_source_that_is_missing_or_a_folder_is_refused_before_a_run_starts() {
         );
     }
     // No run was recorded, nothing logged, nothing sent.
-    assert!(
-        app.app
-            .reporter
-            .store()
-            .recent_runs(10)
-            .expect("runs")
-            .is_empty()
-    );
+    assert!(no_run_recorded(&app));
     assert!(app.all_entries().await.is_empty());
     assert!(uploads(&app).batches().is_empty());
 }
