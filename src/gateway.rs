@@ -249,6 +249,13 @@ impl Gateway {
         if new.granted_at > now + GRANTED_AT_SKEW {
             return Err(AppError::invalid_value("granted_at", "lies in the future"));
         }
+        // Before the person was born (the IIN says when): a placeholder or a mistyped date.
+        if new.granted_at.date() < iin.birth_date() {
+            return Err(AppError::invalid_value(
+                "granted_at",
+                "lies before the subject's birth date (which the IIN gives)",
+            ));
+        }
         if let Some(expires) = new.expires_at
             && expires <= new.granted_at
         {

@@ -182,6 +182,8 @@ async fn consents_are_validated_and_role_checked() {
         ("channel", json!("pigeon"), "invalid_value"),
         ("granted_at", json!("yesterday"), "invalid_value"),
         ("granted_at", json!("2999-01-01T00:00:00Z"), "invalid_value"),
+        // The demo subject was born on 25 May 1987: no consent of theirs is older.
+        ("granted_at", json!("1987-05-24T23:00:00Z"), "invalid_value"),
         ("expires_at", json!("2025-01-01T00:00:00Z"), "invalid_value"),
         ("evidence", json!(""), "invalid_value"),
         ("colour", json!("red"), "unknown_field"),
@@ -193,6 +195,7 @@ async fn consents_are_validated_and_role_checked() {
         assert_eq!(a.code(), code, "{key}: {}", a.body);
         assert_eq!(a.status, 422, "{key}");
         assert!(!a.body.to_string().contains("pigeon") || key != "channel");
+        assert_eq!(a.body["error"]["fields"], json!([key]), "{}", a.body);
     }
     let a = app
         .post(
