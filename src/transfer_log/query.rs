@@ -142,7 +142,14 @@ pub fn parse_instant(s: &str) -> Result<OffsetDateTime, String> {
     time::Date::parse(s, &fmt)
         .map(|d| d.midnight().assume_utc())
         .map_err(|_| {
-            "expected an RFC 3339 time (2026-12-01T10:00:00Z) or a date (2026-12-01)".to_string()
+            let expected =
+                "expected an RFC 3339 time (2026-12-01T10:00:00Z) or a date (2026-12-01)";
+            // `…T10:00:00+05:00` in a query string arrives with a space for its `+`.
+            if s.contains(' ') {
+                format!("{expected}; in a URL, write a '+' as %2B")
+            } else {
+                expected.to_owned()
+            }
         })
 }
 
@@ -337,6 +344,14 @@ mod tests {
         let d = parse_instant("2026-12-01").expect("date");
         assert_eq!(d.unix_timestamp(), 1_796_083_200);
         assert!(parse_instant("01.12.2026").is_err());
+        // A `+` that a query string turned into a space gets a hint.
+        let err = parse_instant("2026-12-01T10:00:00 05:00").expect_err("space");
+        assert!(err.ends_with("in a URL, write a '+' as %2B"), "{err}");
+        assert!(
+            !parse_instant("yesterday")
+                .expect_err("word")
+                .contains("%2B")
+        );
         assert!(parse_instant("2026-13-01").is_err());
     }
 
