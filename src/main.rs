@@ -804,29 +804,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
-                outln!("mock First Credit Bureau: {}", server.fcb_url());
-                if let Some((_, auth, files)) = &tls {
-                    outln!(
-                        "test CA (the gateway's [fcb.http] trust_store_pem): {}",
-                        files.ca_pem.display()
-                    );
-                    if *auth == kuzet_mocks::tls::ClientAuth::Required {
+                // Like `serve`, the mocks keep serving when nobody reads their stdout any more
+                // (a test or a script that read only the address).
+                let banner = || -> std::io::Result<()> {
+                    outln!("mock First Credit Bureau: {}", server.fcb_url());
+                    if let Some((_, auth, files)) = &tls {
                         outln!(
-                            "client certificate (client_cert_pem, client_key_pem): {} {}",
-                            files.client_cert_pem.display(),
-                            files.client_key_pem.display()
+                            "test CA (the gateway's [fcb.http] trust_store_pem): {}",
+                            files.ca_pem.display()
                         );
+                        if *auth == kuzet_mocks::tls::ClientAuth::Required {
+                            outln!(
+                                "client certificate (client_cert_pem, client_key_pem): {} {}",
+                                files.client_cert_pem.display(),
+                                files.client_key_pem.display()
+                            );
+                        }
                     }
+                    outln!(
+                        "control: POST/DELETE {} , journal: GET {}",
+                        server.running.url("/__mock/faults"),
+                        server.running.url("/__mock/journal")
+                    );
+                    outln!(
+                        "demo subject IIN: {}",
+                        kuzet_mocks::fcb::demo_iin().expose()
+                    );
+                    Ok(())
+                };
+                if let Err(e) = banner() {
+                    tracing::warn!(error = %e, "Cannot print to stdout; serving on.");
                 }
-                outln!(
-                    "control: POST/DELETE {} , journal: GET {}",
-                    server.running.url("/__mock/faults"),
-                    server.running.url("/__mock/journal")
-                );
-                outln!(
-                    "demo subject IIN: {}",
-                    kuzet_mocks::fcb::demo_iin().expose()
-                );
                 shutdown_signal().await;
                 anyhow::Ok(())
             })?;
