@@ -137,14 +137,8 @@ impl App {
             None => None,
         };
         let mocks = if options.mock_upstreams {
-            // A mistyped folder would serve the synthetic answers without a word.
-            if let Some(dir) = &config.mocks.fixtures
-                && !dir.is_dir()
-            {
-                return Err(StartError::Mocks(format!(
-                    "mocks.fixtures: {} is not a folder of recorded answers",
-                    dir.display()
-                )));
+            if let Some(problem) = config.mocks.fixtures_problem() {
+                return Err(StartError::Mocks(problem));
             }
             let report_size = match config.mocks.fcb_report_size {
                 MockReportSize::Full => kuzet_mocks::fcb::ReportSize::Full,

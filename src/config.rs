@@ -116,6 +116,20 @@ pub struct MocksConfig {
     pub fcb_latency_ms: u64,
 }
 
+impl MocksConfig {
+    /// Why `fixtures` cannot be used, if it cannot: it names no folder (a mistyped one would
+    /// serve the synthetic answers without a word).
+    pub fn fixtures_problem(&self) -> Option<String> {
+        let dir = self.fixtures.as_ref()?;
+        (!dir.is_dir()).then(|| {
+            format!(
+                "mocks.fixtures: {} is not a folder of recorded answers",
+                dir.display()
+            )
+        })
+    }
+}
+
 fn default_mock_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
@@ -650,14 +664,7 @@ impl Config {
                 Err(e) => Some(format!("{key}: cannot read {}: {e}", path.display())),
             })
             .collect();
-        if let Some(dir) = &self.mocks.fixtures
-            && !dir.is_dir()
-        {
-            out.push(format!(
-                "mocks.fixtures: {} is not a folder of recorded answers",
-                dir.display()
-            ));
-        }
+        out.extend(self.mocks.fixtures_problem());
         out
     }
 

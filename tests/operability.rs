@@ -94,22 +94,32 @@ async fn the_request_id_is_answered_logged_with_the_transfer_and_sent_as_the_cor
     app.consent_to(&iin, &["fcb", "gcvp"]).await;
     let token = app.token(Role::Underwriting);
 
+    // An income read with `id` as its X-Request-Id: the id answered and the entries logged.
+    let income_with_id = async |id: &str| {
+        let resp = app
+            .http
+            .post(app.url("/v1/exchange/gcvp/income"))
+            .bearer_auth(token)
+            .header("x-request-id", id)
+            .json(&json!({"purpose": "contract_performance", "data": {"subject": {"iin": iin}}}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 200);
+        let answered = resp.headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let body: serde_json::Value = resp.json().await.expect("json");
+        let entries = app
+            .entries(body["transfer_id"].as_str().expect("transfer id"))
+            .await;
+        (answered, entries)
+    };
+
     // The caller's own id is kept.
-    let resp = app
-        .http
-        .post(app.url("/v1/exchange/gcvp/income"))
-        .bearer_auth(token)
-        .header("x-request-id", "uw-job-7.1")
-        .json(&json!({"purpose": "contract_performance", "data": {"subject": {"iin": iin}}}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["x-request-id"], "uw-job-7.1");
-    let body: serde_json::Value = resp.json().await.expect("json");
-    let entries = app
-        .entries(body["transfer_id"].as_str().expect("transfer id"))
-        .await;
+    let (answered, entries) = income_with_id("uw-job-7.1").await;
+    assert_eq!(answered, "uw-job-7.1");
     assert_eq!(entries.len(), 2);
     for e in &entries {
         assert!(
@@ -133,28 +143,6 @@ async fn the_request_id_is_answered_logged_with_the_transfer_and_sent_as_the_cor
     let sent = correlation(&entries);
     assert_ne!(sent, "uw-job-7.1");
     assert!(uuid::Uuid::parse_str(&sent).is_ok(), "{sent}");
-    // An income read with `id` as its X-Request-Id: the id answered and the entries logged.
-    let income_with_id = async |id: &str| {
-        let resp = app
-            .http
-            .post(app.url("/v1/exchange/gcvp/income"))
-            .bearer_auth(token)
-            .header("x-request-id", id)
-            .json(&json!({"purpose": "contract_performance", "data": {"subject": {"iin": iin}}}))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(resp.status(), 200);
-        let answered = resp.headers()["x-request-id"]
-            .to_str()
-            .expect("ascii")
-            .to_owned();
-        let body: serde_json::Value = resp.json().await.expect("json");
-        let entries = app
-            .entries(body["transfer_id"].as_str().expect("transfer id"))
-            .await;
-        (answered, entries)
-    };
     // A caller's UUID is sent as it is, so both sides can find the exchange by it.
     let mine = uuid::Uuid::now_v7().to_string();
     let (_, entries) = income_with_id(&mine).await;

@@ -260,13 +260,16 @@ impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeyOnce<'_, K> {
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K::Value, D::Error> {
         let key = String::deserialize(d)?;
-        if !self.seen.insert(key.clone()) {
+        if self.seen.contains(&key) {
             // The same words as a derived struct's refusal, which `parse_json` turns into the
             // member's path.
             return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
         }
-        self.seed
-            .deserialize(de::value::StringDeserializer::<D::Error>::new(key))
+        let value = self
+            .seed
+            .deserialize(de::value::StrDeserializer::<D::Error>::new(&key))?;
+        self.seen.insert(key);
+        Ok(value)
     }
 }
 
