@@ -1342,6 +1342,11 @@ fn import_consents(
         let (mut recorded, mut known, mut refused) = (0u64, 0u64, 0u64);
         for (i, line) in std::io::BufReader::new(source).lines().enumerate() {
             let line = line.with_context(|| format!("reading {} failed", file.display()))?;
+            // A byte order mark (Windows tools write one) opens the file, not the JSON.
+            let line = match i {
+                0 => line.strip_prefix(kuzet::api::BOM).unwrap_or(&line),
+                _ => &line,
+            };
             if line.trim().is_empty() {
                 continue;
             }

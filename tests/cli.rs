@@ -254,19 +254,17 @@ fn consents_import_records_the_good_lines_and_names_the_bad_ones() {
         )
     };
     let file = dir.path().join("consents.jsonl");
-    std::fs::write(
-        &file,
-        [
-            line(&good, ""),
-            line("910610400012", r#", "expires_at": "2030-01-01T00:00:00Z""#),
-            line("870525301013", ""),
-            line(&good, r#", "note": "x""#),
-            String::new(),
-            "not json".to_owned(),
-        ]
-        .join("\n"),
-    )
-    .expect("write");
+    // As a Windows tool writes it: a byte order mark first, CRLF line ends.
+    let text = [
+        line(&good, ""),
+        line("910610400012", r#", "expires_at": "2030-01-01T00:00:00Z""#),
+        line("870525301013", ""),
+        line(&good, r#", "note": "x""#),
+        String::new(),
+        "not json".to_owned(),
+    ]
+    .join("\r\n");
+    std::fs::write(&file, format!("\u{feff}{text}")).expect("write");
     let out = kuzet(
         &data,
         &["consents", "import", "--file", file.to_str().expect("path")],

@@ -282,6 +282,75 @@ async fn refused_lines_are_named_with_line_and_reason_and_never_stop_the_others(
 }
 
 #[tokio::test]
+async fn dates_no_contract_can_have_are_refused_and_a_byte_order_mark_opens_the_file() {
+    let app = spawn(100).await;
+    let contracts: Vec<Value> = (1..=8).map(synthetic_contract).collect();
+    app.consent_borrowers(&contracts);
+    let mut c = contracts.clone();
+    // The state on a date still to come.
+    c[1]["accounting_date"] = "2100-01-01".into();
+    // Signed, or the ID card issued, before the borrower was born; a card issued tomorrow.
+    c[2]["start_date"] = "1900-01-02".into();
+    c[3]["borrower"]["id_document"]["issued"] = "1900-01-02".into();
+    c[4]["borrower"]["id_document"]["issued"] = "2100-01-01".into();
+    c[5]["borrower"]["iin_registration_date"] = "1900-01-02".into();
+    // A fraction of a tiyn: said in words, not as a Rust type.
+    c[6]["total_amount"] = serde_json::json!(150000000.5);
+    let mut text = lines(&c).join("\r\n");
+    // A Windows tool's file: a byte order mark first, CRLF line ends.
+    text.insert(0, '\u{feff}');
+    let path = app.dir.path().join("windows.jsonl");
+    std::fs::write(&path, text).expect("write");
+    let report = run(&app, &path).await;
+    let refused: Vec<(u64, &str, &str)> = report
+        .refusals
+        .iter()
+        // serde's position within the line aside.
+        .map(|r| {
+            (
+                r.line,
+                r.code,
+                r.reason.split(" at line").next().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            (
+                2,
+                "invalid",
+                "accounting_date is in the future (after today in Asia/Almaty)"
+            ),
+            (3, "invalid", "start_date is before borrower.birth_date"),
+            (
+                4,
+                "invalid",
+                "borrower.id_document was issued before borrower.birth_date"
+            ),
+            (5, "invalid", "borrower.id_document.issued is in the future"),
+            (
+                6,
+                "invalid",
+                "borrower.iin_registration_date is before borrower.birth_date"
+            ),
+            (
+                7,
+                "invalid",
+                "total_amount: invalid type, expected a whole number"
+            ),
+        ]
+    );
+    // Lines 1 (behind the mark) and 8 went to the bureau.
+    let sent = received(uploads(&app));
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for n in [0, 7] {
+        let code = contracts[n]["contract_code"].as_str().expect("code");
+        assert!(sent.contains_key(code), "{code} not sent: {sent:?}");
+    }
+}
+
+#[tokio::test]
 async fn the_bureaus_rejections_are_reported_and_sent_again_next_time() {
     let app = spawn(10).await;
     let mut contracts: Vec<Value> = (1..=3).map(synthetic_contract).collect();

@@ -251,6 +251,10 @@ impl FromRequest<AppState> for RawBody {
     }
 }
 
+/// The byte order mark some tools write at the start of a text file: a file of JSON lines
+/// (consents, reporting sources) may open with it; a request body may not.
+pub const BOM: char = '\u{feff}';
+
 /// Parses a JSON body, sorting serde's complaints into the API's error codes. A struct is read
 /// from a JSON object only, never from an array of its fields ([`objects_only`]). A body that
 /// is not valid JSON is `malformed_request` even where a wrong type comes before the break.
@@ -336,7 +340,8 @@ fn unknown_member(message: &str) -> Option<String> {
 }
 
 /// serde quotes the offending value in "invalid type: string \"…\", expected …"; keep only the
-/// expectation so a personal value never comes back in an error message.
+/// expectation so a personal value never comes back in an error message. A Rust integer type
+/// in the expectation (`expected i64`) is said in words.
 fn strip_values(message: &str) -> String {
     match message.find(", expected") {
         Some(i) => {
@@ -345,12 +350,49 @@ fn strip_values(message: &str) -> String {
                 .next()
                 .unwrap_or("invalid value")
                 .trim();
-            format!("{kind}{}", &message[i..])
+            let expected = &message[i + ", expected ".len()..];
+            let (what, rest) =
+                expected.split_at(expected.find(" at line").unwrap_or(expected.len()));
+            let what = match what {
+                "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+                "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, not negative",
+                other => other,
+            };
+            format!("{kind}, expected {what}{rest}")
         }
         None => message
             .split(" at line")
             .next()
             .unwrap_or(message)
             .to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_values;
+
+    #[test]
+    fn a_type_complaint_keeps_the_expectation_in_words_and_never_the_value() {
+        for (serde, ours) in [
+            (
+                "invalid type: floating point `150000000.5`, expected i64 at line 1 column 208",
+                "invalid type, expected a whole number at line 1 column 208",
+            ),
+            (
+                "invalid value: integer `-870525`, expected u32",
+                "invalid value, expected a whole number, not negative",
+            ),
+            (
+                "invalid type: string \"870525301012\", expected a boolean at line 3 column 9",
+                "invalid type, expected a boolean at line 3 column 9",
+            ),
+            (
+                "premature end of input at line 1 column 4",
+                "premature end of input",
+            ),
+        ] {
+            assert_eq!(strip_values(serde), ours);
+        }
     }
 }

@@ -46,6 +46,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::api::BOM;
 use crate::contract::{Contracts, Denial, LegalBasis, Role, authorize, check_outgoing};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -810,6 +811,8 @@ impl Reporter {
     /// `send` list, the subject index and the fingerprint.
     fn check_line(&self, line: u64, bytes: &[u8], op: &crate::contract::Operation) -> Checked {
         let text = match std::str::from_utf8(bytes) {
+            // A byte order mark (Windows tools write one) opens the file, not the JSON.
+            Ok(t) if line == 1 => t.strip_prefix(BOM).unwrap_or(t).trim(),
             Ok(t) => t.trim(),
             Err(_) => {
                 return Checked::Refused(Refusal {
@@ -823,7 +826,8 @@ impl Reporter {
         if text.is_empty() {
             return Checked::Blank;
         }
-        let prepared = match source::prepare(line, text, &self.upload_codes, &self.config) {
+        let today = schedule::lender_today();
+        let prepared = match source::prepare(line, text, &self.upload_codes, &self.config, today) {
             Ok(p) => p,
             Err(r) => return Checked::Refused(r),
         };

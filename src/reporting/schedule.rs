@@ -26,6 +26,14 @@ pub fn next_after(cron: &Cron, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The lender's date now (Asia/Almaty), against which a source's dates are checked.
+pub fn lender_today() -> time::Date {
+    use chrono::Datelike;
+    let d = Utc::now().with_timezone(&Almaty).date_naive();
+    // The ordinal of a chrono date always exists in `time`'s calendar (years ±9999).
+    time::Date::from_ordinal_date(d.year(), d.ordinal() as u16).unwrap_or(time::Date::MAX)
+}
+
 /// Runs the job at every occurrence of `cron` until the returned task is aborted.
 pub fn spawn(reporter: Arc<Reporter>, cron: Cron, source: PathBuf) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

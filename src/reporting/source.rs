@@ -164,12 +164,14 @@ fn text(path: &str, s: &str) -> Result<String, String> {
     Ok(t.to_owned())
 }
 
-/// Reads one source line into a checked contract. `line` is its number, for the refusal.
+/// Reads one source line into a checked contract. `line` is its number, for the refusal;
+/// `today` the lender's date, which no accounting or issue date may pass.
 pub fn prepare(
     line: u64,
     text_line: &str,
     upload: &UploadConfig,
     codes: &ReportingConfig,
+    today: Date,
 ) -> Result<Prepared, Refusal> {
     // The API's own parsing: serde's complaints sorted into codes, values never quoted.
     let src: SourceContract =
@@ -190,7 +192,7 @@ pub fn prepare(
         code: "invalid",
         reason,
     };
-    let contract = convert(&src, codes).map_err(refuse)?;
+    let contract = convert(&src, codes, today).map_err(refuse)?;
     check_upload_contract(&contract).map_err(refuse)?;
     let payload = payload(&contract, upload);
     Ok(Prepared {
@@ -200,7 +202,11 @@ pub fn prepare(
     })
 }
 
-fn convert(s: &SourceContract, codes: &ReportingConfig) -> Result<UploadContract, String> {
+fn convert(
+    s: &SourceContract,
+    codes: &ReportingConfig,
+    today: Date,
+) -> Result<UploadContract, String> {
     let contract_code = text("contract_code", &s.contract_code)?;
     let agreement_number = text("agreement_number", &s.agreement_number)?;
     let start_date = date("start_date", &s.start_date)?;
@@ -226,6 +232,11 @@ fn convert(s: &SourceContract, codes: &ReportingConfig) -> Result<UploadContract
     }
     if accounting_date < start_date {
         return Err("accounting_date is before start_date".into());
+    }
+    // The state reported is the state on the accounting date: one still to come is a
+    // mistyped date, and the bureau would keep it as the contract's latest state.
+    if accounting_date > today {
+        return Err("accounting_date is in the future (after today in Asia/Almaty)".into());
     }
     if let Some(r) = repaid_date {
         if r < start_date {
@@ -304,7 +315,7 @@ fn convert(s: &SourceContract, codes: &ReportingConfig) -> Result<UploadContract
             );
         }
     }
-    let borrower = borrower(&s.borrower, codes)?;
+    let borrower = borrower(&s.borrower, codes, today)?;
     Ok(UploadContract {
         operation: UploadOperation::New,
         contract_code,
@@ -340,7 +351,11 @@ fn derive_outstanding(outstanding: u64, instalment: u64, count: u32) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX).min(count)
 }
 
-fn borrower(b: &SourceBorrower, codes: &ReportingConfig) -> Result<UploadBorrower, String> {
+fn borrower(
+    b: &SourceBorrower,
+    codes: &ReportingConfig,
+    today: Date,
+) -> Result<UploadBorrower, String> {
     let iin =
         Iin::parse(b.iin.trim()).map_err(|e| format!("borrower.iin is not a valid IIN: {e}"))?;
     let gender = match b.gender.trim() {
@@ -362,6 +377,9 @@ fn borrower(b: &SourceBorrower, codes: &ReportingConfig) -> Result<UploadBorrowe
                 return Err("borrower.id_document.type is not id_card".into());
             }
             let issue_date = date("borrower.id_document.issued", &d.issued)?;
+            if issue_date > today {
+                return Err("borrower.id_document.issued is in the future".into());
+            }
             let expiration_date = match &d.expires {
                 Some(e) => date("borrower.id_document.expires", e)?,
                 // 29 February, ten years on, is 28 February.

@@ -516,9 +516,26 @@ fn check_contract(i: usize, c: &UploadContract) -> Result<(), FcbError> {
     if (b.gender == Gender::Male) != b.iin.is_male() {
         return Err(invalid(i, "borrower.gender does not agree with the IIN"));
     }
+    // Nobody signs a loan, gets an ID card or an IIN before being born: such a date is a
+    // mistyped one (or the contract of someone else).
+    if c.start_date < b.birth_date {
+        return Err(invalid(i, "start_date is before borrower.birth_date"));
+    }
+    if b.iin_registration_date.is_some_and(|d| d < b.birth_date) {
+        return Err(invalid(
+            i,
+            "borrower.iin_registration_date is before borrower.birth_date",
+        ));
+    }
     check_text(i, "borrower.citizenship_id", &b.citizenship_id)?;
     if let Some(doc) = &b.id_document {
         check_text(i, "borrower.id_document.number", &doc.number)?;
+        if doc.issue_date < b.birth_date {
+            return Err(invalid(
+                i,
+                "borrower.id_document was issued before borrower.birth_date",
+            ));
+        }
         if doc.expiration_date < doc.issue_date {
             return Err(invalid(
                 i,
