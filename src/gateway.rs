@@ -616,10 +616,13 @@ fn no_control_characters(field: &str, value: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Why a reference (an exchange's, an erasure request's) cannot be logged, if it cannot: more
-/// than 128 characters, or a control character.
+/// Why a reference (an exchange's, an erasure request's) cannot be logged, if it cannot:
+/// empty (it would name nothing an auditor can look up), more than 128 characters, or a
+/// control character.
 pub fn reference_problem(reference: &str) -> Option<&'static str> {
-    if reference.chars().count() > 128 {
+    if reference.trim().is_empty() {
+        Some("is empty: leave it out, or give the application or contract it belongs to")
+    } else if reference.chars().count() > 128 {
         Some("longer than 128 characters")
     } else if reference.chars().any(char::is_control) {
         Some(CONTROL_CHARACTER)

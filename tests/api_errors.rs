@@ -468,7 +468,8 @@ async fn a_body_given_as_an_array_of_values_is_refused_and_broken_json_is_malfor
 }
 
 #[tokio::test]
-async fn references_and_evidence_are_counted_in_characters_and_take_no_control_characters() {
+async fn references_and_evidence_are_counted_in_characters_take_no_control_characters_and_are_never_empty()
+ {
     let app = TestApp::spawn().await;
     let uw = Some(app.token(Role::Underwriting));
     for bad in [
@@ -495,6 +496,19 @@ async fn references_and_evidence_are_counted_in_characters_and_take_no_control_c
             (a.status, a.code()),
             (422, "invalid_value"),
             "{bad:?}: {}",
+            a.body
+        );
+        assert_eq!(a.body["error"]["fields"], json!(["reference"]));
+    }
+    // An empty reference names nothing an auditor could look up: it is left out or given.
+    for empty in ["", "   "] {
+        let mut body = request(json!(demo_iin()));
+        body["reference"] = json!(empty);
+        let a = app.post(PATH, uw, &body).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (422, "invalid_value"),
+            "{empty:?}: {}",
             a.body
         );
         assert_eq!(a.body["error"]["fields"], json!(["reference"]));

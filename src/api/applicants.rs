@@ -33,9 +33,10 @@ pub struct CheckBody {
     /// valid consent on record for the subject, recipient and purpose.
     #[serde(default)]
     consent_id: Option<Uuid>,
-    /// The application id, for the transfer log (at most 128 characters).
+    /// The application id, for the transfer log (1 to 128 characters, no control character;
+    /// left out when there is none).
     #[serde(default)]
-    #[schema(max_length = 128, example = "APP-1")]
+    #[schema(min_length = 1, max_length = 128, example = "APP-1")]
     reference: Option<String>,
     /// Checked by each part's contract (a field the vocabulary knows but a part may not send
     /// is that part's `field_not_allowed`, like any exchange).

@@ -37,9 +37,10 @@ pub struct ExchangeBody {
     /// on record for the subject, recipient and purpose is used.
     #[serde(default)]
     consent_id: Option<Uuid>,
-    /// The application or contract id, for the transfer log (at most 128 characters).
+    /// The application or contract id, for the transfer log (1 to 128 characters, no control
+    /// character; left out when there is none).
     #[serde(default)]
-    #[schema(max_length = 128, example = "APP-1")]
+    #[schema(min_length = 1, max_length = 128, example = "APP-1")]
     reference: Option<String>,
     /// The fields to send, nested (`{"subject": {"iin": …}}`); each operation's document gives
     /// its shape.
