@@ -19,6 +19,7 @@ pub mod config;
 pub mod contract;
 pub mod db;
 pub mod gateway;
+pub mod jsonl;
 pub mod metrics;
 pub mod registry;
 pub mod reporting;

@@ -1333,19 +1333,40 @@ fn import_consents(
     config: Config,
     file: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
-    use std::io::BufRead;
-    let source =
+    use kuzet::jsonl;
+    let mut source =
         std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if source.metadata().is_ok_and(|m| m.is_file())
+        && let Some(why) = jsonl::not_text(&mut source)
+            .with_context(|| format!("cannot read {}", file.display()))?
+    {
+        anyhow::bail!("{} is not a file of consent lines: {why}", file.display());
+    }
     with_app(data, config, async |app| {
         let gateway = &app.gateway;
         let mut pending: Vec<kuzet::registry::Consent> = Vec::with_capacity(10_000);
         let (mut recorded, mut known, mut refused) = (0u64, 0u64, 0u64);
-        for (i, line) in std::io::BufReader::new(source).lines().enumerate() {
-            let line = line.with_context(|| format!("reading {} failed", file.display()))?;
-            // A byte order mark (Windows tools write one) opens the file, not the JSON.
-            let line = match i {
-                0 => line.strip_prefix(kuzet::api::BOM).unwrap_or(&line),
-                _ => &line,
+        let mut input = std::io::BufReader::new(source);
+        let mut bytes = Vec::new();
+        let mut i = 0usize;
+        while let Some((_, too_long)) = jsonl::read_line(&mut input, &mut bytes)
+            .with_context(|| format!("reading {} failed", file.display()))?
+        {
+            i += 1;
+            let line = match std::str::from_utf8(&bytes) {
+                _ if too_long => Err(jsonl::LINE_TOO_LONG),
+                Err(_) => Err("the line is not UTF-8"),
+                // A byte order mark (Windows tools write one) opens the file, not the JSON.
+                Ok(t) if i == 1 => Ok(t.strip_prefix(jsonl::BOM).unwrap_or(t)),
+                Ok(t) => Ok(t),
+            };
+            let line = match line {
+                Ok(line) => line,
+                Err(why) => {
+                    refused += 1;
+                    eprintln!("line {i}: malformed_request: {why}");
+                    continue;
+                }
             };
             if line.trim().is_empty() {
                 continue;
@@ -1373,7 +1394,7 @@ fn import_consents(
                     } else {
                         format!(" ({})", e.fields.join(", "))
                     };
-                    eprintln!("line {}: {}: {}{fields}", i + 1, e.code, e.message);
+                    eprintln!("line {i}: {}: {}{fields}", e.code, e.message);
                 }
             }
             if pending.len() == 10_000 {

@@ -262,6 +262,8 @@ fn consents_import_records_the_good_lines_and_names_the_bad_ones() {
         line(&good, r#", "note": "x""#),
         String::new(),
         "not json".to_owned(),
+        // A line whose ends were lost: skipped, never held whole.
+        "x".repeat(2 << 20),
     ]
     .join("\r\n");
     std::fs::write(&file, format!("\u{feff}{text}")).expect("write");
@@ -271,7 +273,7 @@ fn consents_import_records_the_good_lines_and_names_the_bad_ones() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("consents recorded: 2; already on record: 0; lines refused: 3"),
+        stdout(&out).contains("consents recorded: 2; already on record: 0; lines refused: 4"),
         "{}",
         stdout(&out)
     );
@@ -279,6 +281,10 @@ fn consents_import_records_the_good_lines_and_names_the_bad_ones() {
     assert!(err.contains("line 3: invalid_iin"), "{err}");
     assert!(err.contains("line 4: unknown_field"), "{err}");
     assert!(err.contains("line 6: malformed_request"), "{err}");
+    assert!(
+        err.contains("line 7: malformed_request: the line is longer than 1 MiB"),
+        "{err}"
+    );
     assert!(
         !err.contains("870525301013"),
         "no value in the messages: {err}"
@@ -337,6 +343,20 @@ fn consents_import_records_the_good_lines_and_names_the_bad_ones() {
         .expect("consents");
     assert_eq!(consents.len(), 1, "not recorded twice");
     assert!(consents[0].revoked_at.is_some(), "still withdrawn");
+    drop(registry);
+
+    // A compressed file is refused as a whole, before any line: exit 1, nothing recorded.
+    let gz = dir.path().join("consents.jsonl.gz");
+    let mut compressed = vec![0x1f, 0x8b, 8, 0];
+    compressed.extend_from_slice(line(&other, "").as_bytes());
+    std::fs::write(&gz, compressed).expect("write");
+    let out = kuzet(
+        &data,
+        &["consents", "import", "--file", gz.to_str().expect("path")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("gzip-compressed"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }
 
 #[test]

@@ -282,7 +282,8 @@ async fn refused_lines_are_named_with_line_and_reason_and_never_stop_the_others(
 }
 
 #[tokio::test]
-async fn dates_no_contract_can_have_are_refused_and_a_byte_order_mark_opens_the_file() {
+async fn dates_no_contract_can_have_and_lines_of_megabytes_are_refused_and_a_byte_order_mark_opens_the_file()
+ {
     let app = spawn(100).await;
     let contracts: Vec<Value> = (1..=8).map(synthetic_contract).collect();
     app.consent_borrowers(&contracts);
@@ -296,7 +297,10 @@ async fn dates_no_contract_can_have_are_refused_and_a_byte_order_mark_opens_the_
     c[5]["borrower"]["iin_registration_date"] = "1900-01-02".into();
     // A fraction of a tiyn: said in words, not as a Rust type.
     c[6]["total_amount"] = serde_json::json!(150000000.5);
-    let mut text = lines(&c).join("\r\n");
+    let mut source = lines(&c);
+    // A line of megabytes (a file whose line ends were lost) is skipped, never held whole.
+    source.insert(7, "x".repeat(3 << 20));
+    let mut text = source.join("\r\n");
     // A Windows tool's file: a byte order mark first, CRLF line ends.
     text.insert(0, '\u{feff}');
     let path = app.dir.path().join("windows.jsonl");
@@ -339,9 +343,10 @@ async fn dates_no_contract_can_have_are_refused_and_a_byte_order_mark_opens_the_
                 "invalid",
                 "total_amount: invalid type, expected a whole number"
             ),
+            (8, "malformed", kuzet::jsonl::LINE_TOO_LONG),
         ]
     );
-    // Lines 1 (behind the mark) and 8 went to the bureau.
+    // Lines 1 (behind the mark) and 9 went to the bureau.
     let sent = received(uploads(&app));
     assert_eq!(sent.len(), 2, "{sent:?}");
     for n in [0, 7] {
@@ -504,12 +509,29 @@ async fn a_dry_run_sends_records_and_logs_nothing() {
 }
 
 #[tokio::test]
-async fn a_source_that_is_missing_or_a_folder_is_refused_before_a_run_starts() {
+async fn a_source_that_is_missing_a_folder_or_not_utf8_text_is_refused_before_a_run_starts() {
     let app = spawn(10).await;
     let dir = tempfile::tempdir().expect("tempdir");
+    let mut contract = synthetic_contract(1);
+    contract["borrower"]["last_name"] = "Ахметов".into();
+    let good = lines(&[contract]).join("\n");
+    // The export compressed, and the export saved in Windows-1251 (the Cyrillic names).
+    let gz = dir.path().join("loans.jsonl.gz");
+    let mut compressed = vec![0x1f, 0x8b, 8, 0];
+    compressed.extend_from_slice(good.as_bytes());
+    std::fs::write(&gz, compressed).expect("write");
+    let cp1251 = dir.path().join("loans-1251.jsonl");
+    // Each Cyrillic letter one byte of 0xC0 to 0xFF, as in Windows-1251.
+    let text: Vec<u8> = good
+        .chars()
+        .map(|c| if c.is_ascii() { c as u8 } else { 0xE0 })
+        .collect();
+    std::fs::write(&cp1251, text).expect("write");
     for (source, reason) in [
         (dir.path().join("no-such.jsonl"), "No such file"),
         (dir.path().to_owned(), "a folder, not a file"),
+        (gz, "gzip-compressed"),
+        (cp1251, "not UTF-8 text"),
     ] {
         let err = try_run(&app, &source).await.expect_err("refused");
         let message = err.to_string();

@@ -251,10 +251,6 @@ impl FromRequest<AppState> for RawBody {
     }
 }
 
-/// The byte order mark some tools write at the start of a text file: a file of JSON lines
-/// (consents, reporting sources) may open with it; a request body may not.
-pub const BOM: char = '\u{feff}';
-
 /// Parses a JSON body, sorting serde's complaints into the API's error codes. A struct is read
 /// from a JSON object only, never from an array of its fields ([`objects_only`]). A body that
 /// is not valid JSON is `malformed_request` even where a wrong type comes before the break.

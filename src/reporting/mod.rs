@@ -34,7 +34,7 @@ pub mod store;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,8 +46,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::BOM;
 use crate::contract::{Contracts, Denial, LegalBasis, Role, authorize, check_outgoing};
+use crate::jsonl::{self, BOM};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::transfer_log::{EntryDraft, Kind, TransferLog};
@@ -481,7 +481,7 @@ impl Reporter {
             let _ = self.log_entry(d).await;
             return Err(ReportError::Denied(denial));
         }
-        let file = File::open(&options.source).map_err(|source| ReportError::Source {
+        let mut file = File::open(&options.source).map_err(|source| ReportError::Source {
             path: options.source.clone(),
             source,
         })?;
@@ -498,6 +498,19 @@ impl Reporter {
                     "a folder, not a file of contract lines",
                 ),
             });
+        }
+        // An archive, UTF-16 or Windows-1251 text would be refused line by line: say so once.
+        if metadata.is_file() {
+            let sniffed = jsonl::not_text(&mut file).map_err(|source| ReportError::Source {
+                path: options.source.clone(),
+                source,
+            })?;
+            if let Some(why) = sniffed {
+                return Err(ReportError::Source {
+                    path: options.source.clone(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+                });
+            }
         }
         let bytes = metadata.len();
 
@@ -680,22 +693,23 @@ impl Reporter {
         let mut pending: Vec<Ready> = Vec::with_capacity(self.config.batch_size);
         let mut last_report = Instant::now();
         let mut building: Option<Building> = None;
-        let mut chunk: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_LINES);
+        // A line's bytes, or `None` for one longer than `jsonl::MAX_LINE_BYTES` (skipped).
+        let mut chunk: Vec<(u64, Option<Vec<u8>>)> = Vec::with_capacity(CHUNK_LINES);
         let mut eof = false;
         while !eof {
             chunk.clear();
             while chunk.len() < CHUNK_LINES {
                 let mut line = Vec::with_capacity(1024);
-                let n = reader.read_until(b'\n', &mut line).map_err(|e| {
+                let read = jsonl::read_line(&mut reader, &mut line).map_err(|e| {
                     format!("reading the source failed at line {}: {e}", line_no + 1)
                 })?;
-                if n == 0 {
+                let Some((n, too_long)) = read else {
                     eof = true;
                     break;
-                }
+                };
                 line_no += 1;
-                offset += n as u64;
-                chunk.push((line_no, line));
+                offset += n;
+                chunk.push((line_no, (!too_long).then_some(line)));
             }
             for checked in self.check_chunk(&chunk, op) {
                 let ready = match checked {
@@ -782,12 +796,20 @@ impl Reporter {
     /// [`Reporter::check_line`] of every line of `chunk`, in order, on two threads.
     fn check_chunk(
         &self,
-        chunk: &[(u64, Vec<u8>)],
+        chunk: &[(u64, Option<Vec<u8>>)],
         op: &crate::contract::Operation,
     ) -> Vec<Checked> {
-        let check = |part: &[(u64, Vec<u8>)]| -> Vec<Checked> {
+        let check = |part: &[(u64, Option<Vec<u8>>)]| -> Vec<Checked> {
             part.iter()
-                .map(|(line, bytes)| self.check_line(*line, bytes, op))
+                .map(|(line, bytes)| match bytes {
+                    Some(bytes) => self.check_line(*line, bytes, op),
+                    None => Checked::Refused(Refusal {
+                        line: *line,
+                        contract_code: None,
+                        code: "malformed",
+                        reason: jsonl::LINE_TOO_LONG.into(),
+                    }),
+                })
                 .collect()
         };
         if chunk.len() < 64 {
