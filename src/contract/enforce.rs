@@ -4,8 +4,12 @@
 //! Field paths are object keys joined by `.`; arrays are transparent (every element of
 //! `credit_history.existing_contracts` contributes `credit_history.existing_contracts.code`).
 //! A leaf is any scalar, `null` included: `{"subject": {"phone": null}}` sends the field
-//! `subject.phone`. An empty object or array carries no field and yields no path. A scalar at
-//! the root has the empty path `""`, which neither the vocabulary nor any grant contains.
+//! `subject.phone`. On the way in (flattening, filtering) an empty object or array carries no
+//! field and yields no path. On the way out it is a member all the same: under a field's name
+//! (`"phone": []`) it is that field, under a name the vocabulary does not know it is unknown,
+//! and only where the vocabulary has fields beneath (`{"subject": {}}`) or at the root does it
+//! yield no path. A scalar at the root has the empty path `""`, which neither the vocabulary
+//! nor any grant contains.
 //!
 //! Matching walks the JSON tree and the vocabulary/grant tries segment by segment, so a key
 //! that itself contains a dot (`{"subject.iin": …}`) never matches a vocabulary path or a grant.
@@ -329,7 +333,20 @@ fn walk_outgoing(
     root: bool,
     acc: &mut Outgoing,
 ) {
+    let empty = match value {
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    };
     match value {
+        // An empty object or array below the root: a member all the same. Under a name the
+        // vocabulary does not know it is unknown; standing for a field it is that field; where
+        // the vocabulary has fields beneath (`{"subject": {}}`) it sends none.
+        _ if empty && !root => match vocabulary {
+            None => note(&mut acc.unknown, buf),
+            Some(node) if node.is_terminal() => note_field(send, buf, acc),
+            Some(_) => {}
+        },
         Value::Object(map) => {
             for (key, child) in map {
                 let len = push_segment(buf, root, key);
@@ -345,13 +362,20 @@ fn walk_outgoing(
         }
         _ => {
             let known = !root && vocabulary.is_some_and(PathTrie::is_terminal);
-            if !known {
-                note(&mut acc.unknown, buf);
-            } else if matches!(send, Grant::All) {
-                note(&mut acc.sent, buf);
+            if known {
+                note_field(send, buf, acc);
             } else {
-                note(&mut acc.not_allowed, buf);
+                note(&mut acc.unknown, buf);
             }
         }
+    }
+}
+
+/// A field of the vocabulary at `buf`: sent if the grant allows it, else not allowed.
+fn note_field(send: Grant<'_>, buf: &str, acc: &mut Outgoing) {
+    if matches!(send, Grant::All) {
+        note(&mut acc.sent, buf);
+    } else {
+        note(&mut acc.not_allowed, buf);
     }
 }
