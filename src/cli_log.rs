@@ -59,10 +59,10 @@ pub struct Filters {
     #[arg(long, value_parser = IinParser)]
     iin: Option<Iin>,
     /// The recipient key (fcb, gcvp, traffic).
-    #[arg(long)]
+    #[arg(long, value_parser = query::parse_key)]
     recipient: Option<String>,
     /// The operation key (credit-report, contract-upload, income, vehicle, user-mark).
-    #[arg(long)]
+    #[arg(long, value_parser = query::parse_key)]
     operation: Option<String>,
     /// out | in | denied | erasure
     #[arg(long, value_parser = query::parse_kind)]
@@ -74,7 +74,7 @@ pub struct Filters {
     #[arg(long)]
     outcome: Option<String>,
     /// The purpose key (contract_performance, ...).
-    #[arg(long)]
+    #[arg(long, value_parser = query::parse_key)]
     purpose: Option<String>,
     /// One transfer's entries (its UUID).
     #[arg(long = "transfer", value_parser = query::parse_transfer_id)]

@@ -328,6 +328,10 @@ async fn verify_reports_the_chain_and_the_first_bad_seq() {
     // entries) are reported with the key they are checked against.
     assert!(a.body["checkpoints"].is_u64(), "{}", a.body);
     assert!(a.body["latest_checkpoint_seq"].is_u64(), "{}", a.body);
+    // It takes no parameters: one given is refused, not silently ignored.
+    let a = app.audit("/v1/log/verify?public_key=00").await;
+    assert_eq!((a.status, a.code()), (422, "unknown_field"), "{}", a.body);
+    assert_eq!(a.body["error"]["fields"], json!(["public_key"]));
 
     // Someone with file access rewrites an entry: the chain breaks there.
     let c = rusqlite::Connection::open(app.dir.path().join(SQLITE_FILE)).expect("open");
@@ -479,6 +483,25 @@ async fn bad_parameters_are_named_and_their_values_never_repeated() {
             "invalid_value",
             "gcvp",
             vec!["recipient"],
+        ),
+        // A key no contract could name would only answer an empty page.
+        (
+            query(&[("recipient", "FCB")]),
+            "invalid_value",
+            "FCB",
+            vec!["recipient"],
+        ),
+        (
+            query(&[("operation", "credit report")]),
+            "invalid_value",
+            "credit report",
+            vec!["operation"],
+        ),
+        (
+            query(&[("purpose", "Contract_Performance")]),
+            "invalid_value",
+            "Contract_Performance",
+            vec!["purpose"],
         ),
     ];
     // The likely slip (`iin` for `subject_iin`) is told what is taken.

@@ -345,6 +345,17 @@ fn bad_arguments_exit_2_and_never_echo_an_iin() {
     }
     for args in [
         vec!["log", "query", "--kind", "sideways"],
+        vec!["log", "query", "--recipient", "FCB"],
+        vec![
+            "log",
+            "export",
+            "--format",
+            "csv",
+            "--out",
+            "-",
+            "--purpose",
+            "P1 ",
+        ],
         vec!["log", "query", "--since", "yesterday"],
         vec!["log", "query", "--transfer", "not-a-uuid"],
         vec!["log", "query", "--limit", "0"],

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{AppError, AppState, Caller, safe_paths};
 use crate::contract::Role;
 use crate::registry::Client;
-use crate::transfer_log::query::{MAX_PAGE, parse_cursor, parse_instant, parse_kind};
+use crate::transfer_log::query::{MAX_PAGE, parse_cursor, parse_instant, parse_key, parse_kind};
 use crate::transfer_log::{
     EntryView, LogError, Page, Query, TransferLog, VerifyError, VerifySummary,
 };
@@ -184,12 +184,12 @@ pub fn parse_search(
                 let iin = Iin::parse(value).map_err(|e| AppError::invalid_iin(param, e))?;
                 q.subject = Some(log.subject_index(&iin));
             }
-            "recipient" => q.recipient = Some(value.to_owned()),
-            "operation" => q.operation = Some(value.to_owned()),
+            "recipient" => q.recipient = Some(parse_key(value).map_err(bad)?),
+            "operation" => q.operation = Some(parse_key(value).map_err(bad)?),
             "kind" => q.kind = Some(parse_kind(value).map_err(bad)?),
             "caller" => q.caller = Some(value.to_owned()),
             "outcome" => q.outcome = Some(value.to_owned()),
-            "purpose" => q.purpose = Some(value.to_owned()),
+            "purpose" => q.purpose = Some(parse_key(value).map_err(bad)?),
             "since" => q.since = Some(parse_instant(value).map_err(bad)?),
             "until" => q.until = Some(parse_instant(value).map_err(bad)?),
             "cursor" => q.cursor = Some(parse_cursor(value).map_err(bad)?),
@@ -347,7 +347,18 @@ pub async fn transfer(
 pub async fn verify(
     State(state): State<AppState>,
     Auditor(caller): Auditor,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, AppError> {
+    // It takes no parameters: one given (`public_key=`, as the command line takes) would
+    // otherwise be ignored without a word.
+    let given: Vec<String> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(name, _)| name.into_owned())
+        .collect();
+    if !given.is_empty() {
+        let mut e = AppError::unknown_field(safe_paths(&given));
+        e.message = format!("{}; this route takes no parameters", e.message);
+        return Err(e);
+    }
     tracing::info!(caller = %caller.name, "Transfer log verification requested.");
     let result = verify_chain(&state).await;
     verify_json(&result).map(Json)

@@ -270,7 +270,7 @@ fn static_refusals(operation_id: &str) -> Option<Refusals> {
             (422, &["invalid_value"]),
             LOG,
         ],
-        "verify_log" => &[AUTH, ROLE, LOG],
+        "verify_log" => &[AUTH, ROLE, (422, &["unknown_field"]), LOG],
         _ => return None,
     }))
 }

@@ -158,6 +158,25 @@ pub fn parse_kind(s: &str) -> Result<Kind, String> {
     Kind::parse(s.trim()).ok_or_else(|| "expected out, in, denied or erasure".to_string())
 }
 
+/// Reads a recipient, operation or purpose filter. The contracts name these with lower-case
+/// ASCII letters, digits, `_` and `-` only (and the log records nothing else), so any other
+/// text could never match: it is refused rather than answered with an empty page.
+pub fn parse_key(s: &str) -> Result<String, String> {
+    let key = s.trim();
+    let valid = |k: &str| {
+        !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    if valid(key) {
+        Ok(key.to_owned())
+    } else if valid(&key.to_ascii_lowercase()) {
+        Err("keys are lower-case (fcb, credit-report, contract_performance)".to_owned())
+    } else {
+        Err("not a key: lower-case letters, digits, '_' and '-' (fcb, credit-report, contract_performance)".to_owned())
+    }
+}
+
 /// Reads a transfer id (a UUID, as the API answers and the log shows it).
 pub fn parse_transfer_id(s: &str) -> Result<Uuid, String> {
     Uuid::try_parse(s.trim()).map_err(|_| "not a transfer id (a UUID)".to_string())
@@ -353,6 +372,19 @@ mod tests {
                 .contains("%2B")
         );
         assert!(parse_instant("2026-13-01").is_err());
+    }
+
+    #[test]
+    fn keys_that_no_contract_could_name_are_refused() {
+        assert_eq!(parse_key(" credit-report "), Ok("credit-report".to_owned()));
+        assert_eq!(
+            parse_key("contract_performance"),
+            Ok("contract_performance".to_owned())
+        );
+        assert!(parse_key("FCB").expect_err("upper").contains("lower-case"));
+        for bad in ["", "fcb traffic", "fcb,gcvp", "ФКБ", "fcb*"] {
+            assert!(parse_key(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
