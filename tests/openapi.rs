@@ -773,6 +773,14 @@ async fn every_documented_operation_answers_as_documented() {
     spec.expect_code(
         &app,
         VERIFY,
+        get(format!("{VERIFY}?public_key=00")).auth(&auditor),
+        422,
+        "unknown_field",
+    )
+    .await;
+    spec.expect_code(
+        &app,
+        VERIFY,
         get(VERIFY).auth(&underwriting),
         403,
         "forbidden_role",
