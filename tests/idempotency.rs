@@ -59,7 +59,7 @@ fn body(iin: &str, reference: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_write_without_a_key_is_refused_before_anything_happens() {
+async fn a_write_without_one_valid_key_is_refused_before_anything_happens() {
     let App { app, .. } = app_with_credit_report_as_a_write().await;
     let iin = common::demo_iin();
     app.consent(&iin).await;
@@ -68,6 +68,25 @@ async fn a_write_without_a_key_is_refused_before_anything_happens() {
         assert_eq!(status, 400, "{key:?}: {v}");
         assert_eq!(v["error"]["code"], "idempotency_key_required");
     }
+    // Two keys: which write was meant is not the gateway's to pick.
+    let r = reqwest::Client::new()
+        .post(app.url("/v1/exchange/fcb/credit-report"))
+        .bearer_auth(app.token(Role::Underwriting))
+        .header("Idempotency-Key", "k-1")
+        .header("Idempotency-Key", "k-2")
+        .json(&body(&iin, "A-1"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "idempotency_key_required", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("more than one")),
+        "{v}"
+    );
     assert_eq!(app.mock().calls(), 0);
     assert!(app.all_entries().await.is_empty());
 }

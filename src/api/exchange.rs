@@ -209,6 +209,14 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
              write, reused only to repeat the same request)",
         ));
     };
+    // Two keys name two writes, or one by two names: which the caller meant is not ours to pick.
+    if headers.get_all("idempotency-key").iter().nth(1).is_some() {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency_key_required",
+            "more than one Idempotency-Key header: send exactly one",
+        ));
+    }
     let key = value.to_str().unwrap_or_default();
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(AppError::new(
