@@ -312,6 +312,21 @@ impl Gateway {
         }
     }
 
+    /// Whether [`Gateway::exchange`] would refuse `req`'s data as such before sending anything:
+    /// a field unknown or not on the send list, or a value the adapter cannot take (a VIN of
+    /// 16 characters). The same checks, without logging; the caller, purpose, consent and the
+    /// party's availability are not judged here.
+    pub fn refuses_the_data(&self, req: &ExchangeRequest) -> bool {
+        let Some(op) = self.contracts.operation(&req.recipient, &req.operation) else {
+            return false;
+        };
+        crate::contract::check_outgoing(&self.contracts, op, &req.data).is_err()
+            || subject_of(&req.data).is_err()
+            || self.upstreams.prepare(op, &req.data).is_err_and(|e| {
+                matches!(e, PrepareError::Missing(_) | PrepareError::Invalid { .. })
+            })
+    }
+
     /// One exchange, end to end.
     pub async fn exchange(
         &self,

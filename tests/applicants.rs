@@ -112,6 +112,57 @@ async fn a_bad_iin_is_one_error_and_nothing_is_sent() {
 }
 
 #[tokio::test]
+async fn a_vehicle_key_the_vehicle_part_refuses_is_one_error_and_no_inquiry_is_made() {
+    let app = TestApp::spawn().await;
+    let iin = common::demo_iin();
+    app.consent_to(&iin, &["fcb", "gcvp"]).await;
+    // A VIN one character short, a plate in Cyrillic letters, no key, and a member the
+    // vocabulary does not know.
+    for (vehicle, code, field) in [
+        (
+            json!({"vin": "KZ03ZWBPNJ61MW7Z"}),
+            "invalid_value",
+            "vehicle.vin",
+        ),
+        (
+            json!({"plate": "А123ВС02"}),
+            "invalid_value",
+            "vehicle.plate",
+        ),
+        (json!({}), "invalid_value", "vehicle"),
+        (
+            json!({"plate": "123ABC02", "colour": "red"}),
+            "unknown_field",
+            "vehicle.colour",
+        ),
+    ] {
+        let a = check(&app, json!({"subject": {"iin": iin}, "vehicle": vehicle})).await;
+        assert_eq!((a.status, a.code()), (422, code), "{vehicle}: {}", a.body);
+        assert_eq!(a.body["error"]["fields"], json!([field]), "{vehicle}");
+    }
+    // Neither the bureau (whose inquiries the applicant's credit history keeps) nor the
+    // pension centre nor the authority was asked; only the unknown member's refusal is
+    // logged, as any refusal of a field is.
+    assert_eq!(app.mock().calls() + app.shep().calls(), 0);
+    let entries = app.all_entries().await;
+    let kinds: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e.kind.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(kinds, [("denied", "denied:unknown_field")], "{entries:?}");
+    // A good key still runs all three.
+    let a = check(
+        &app,
+        json!({"subject": {"iin": iin}, "vehicle": {"plate": "123ABC02"}}),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    for part in ["credit_report", "income", "vehicle"] {
+        assert_eq!(a.body["parts"][part]["status"], 200, "{part}: {}", a.body);
+    }
+}
+
+#[tokio::test]
 async fn a_field_a_part_may_not_send_is_that_parts_refusal() {
     let app = TestApp::spawn().await;
     let iin = common::demo_iin();

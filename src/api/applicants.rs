@@ -8,7 +8,8 @@
 //! "vehicle"?: {"vin"} | {"plate"}}}`. The vehicle is looked up by the key given, else by the
 //! subject's IIN. Answer: `200 {"parts": {"credit_report": PART, "income": PART, "vehicle":
 //! PART}}` where a part is `{"status": 200, "transfer_id", "data", "dropped"}` or
-//! `{"status": 4xx/5xx, "error": {"code", "message", "fields"?}}`.
+//! `{"status": 4xx/5xx, "error": {"code", "message", "fields"?}}`. A bad IIN or a vehicle key
+//! the vehicle part refuses is one error for the whole check, before any party is asked.
 
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -88,6 +89,13 @@ pub async fn check(
     // about the applicant (their access request lists the lookup), though the IIN is not sent.
     let (vehicle_data, vehicle_about) = match data.remove("vehicle") {
         None => (json!({"subject": {"iin": iin}}), None),
+        Some(Value::Object(v)) if v.is_empty() => {
+            return Err(AppError::invalid_value(
+                "vehicle",
+                "give its vin or its plate, or leave vehicle out to look it up by the \
+                 applicant's IIN",
+            ));
+        }
         Some(v @ Value::Object(_)) => (json!({ "vehicle": v }), Some(applicant)),
         Some(_) => return Err(AppError::invalid_value("vehicle", "must be an object")),
     };
@@ -111,24 +119,45 @@ pub async fn check(
             ..part("traffic", "vehicle", vehicle_data)
         },
     ];
+    // A vehicle key the vehicle part would refuse (a mistyped VIN, an unknown member) is the
+    // whole check's answer, as a bad IIN is: run anyway, the other parts would make a bureau
+    // inquiry, recorded in the applicant's credit history, that the corrected request makes
+    // again. That part runs first and alone, so that its refusal is logged as any is.
+    let vehicle_first = state.gateway.refuses_the_data(&parts[2]);
     // In a tracked task of its own, like every exchange: a caller hanging up never cuts a
     // transfer in two.
     let gateway = state.gateway.clone();
-    let (credit, income, vehicle) = state
+    let answers = state
         .transfers
         .spawn(async move {
             let [credit, income, vehicle] = parts;
-            tokio::join!(
+            if vehicle_first {
+                match gateway.exchange(&caller, vehicle).await {
+                    Err(e) if e.status == axum::http::StatusCode::UNPROCESSABLE_ENTITY => {
+                        return Err(e);
+                    }
+                    // Refused for another reason (the caller's role): the others still run.
+                    vehicle => {
+                        let (credit, income) = tokio::join!(
+                            gateway.exchange(&caller, credit),
+                            gateway.exchange(&caller, income),
+                        );
+                        return Ok((credit, income, vehicle));
+                    }
+                }
+            }
+            Ok(tokio::join!(
                 gateway.exchange(&caller, credit),
                 gateway.exchange(&caller, income),
                 gateway.exchange(&caller, vehicle),
-            )
+            ))
         })
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "An applicant check task failed.");
             AppError::internal("the check failed inside the gateway")
         })?;
+    let (credit, income, vehicle) = answers?;
     let render = |r: Result<crate::gateway::ExchangeOutcome, AppError>| match r {
         Ok(outcome) => {
             let mut v = serde_json::to_value(&outcome).unwrap_or(Value::Null);
