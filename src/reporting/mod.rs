@@ -799,10 +799,12 @@ impl Reporter {
         chunk: &[(u64, Option<Vec<u8>>)],
         op: &crate::contract::Operation,
     ) -> Vec<Checked> {
+        // The lender's date, once a chunk: no accounting or issue date may pass it.
+        let today = schedule::lender_today();
         let check = |part: &[(u64, Option<Vec<u8>>)]| -> Vec<Checked> {
             part.iter()
                 .map(|(line, bytes)| match bytes {
-                    Some(bytes) => self.check_line(*line, bytes, op),
+                    Some(bytes) => self.check_line(*line, bytes, op, today),
                     None => Checked::Refused(Refusal {
                         line: *line,
                         contract_code: None,
@@ -831,7 +833,13 @@ impl Reporter {
 
     /// What one line can be judged on alone: validation, enforcement against the operation's
     /// `send` list, the subject index and the fingerprint.
-    fn check_line(&self, line: u64, bytes: &[u8], op: &crate::contract::Operation) -> Checked {
+    fn check_line(
+        &self,
+        line: u64,
+        bytes: &[u8],
+        op: &crate::contract::Operation,
+        today: time::Date,
+    ) -> Checked {
         let text = match std::str::from_utf8(bytes) {
             // A byte order mark (Windows tools write one) opens the file, not the JSON.
             Ok(t) if line == 1 => t.strip_prefix(BOM).unwrap_or(t).trim(),
@@ -848,7 +856,6 @@ impl Reporter {
         if text.is_empty() {
             return Checked::Blank;
         }
-        let today = schedule::lender_today();
         let prepared = match source::prepare(line, text, &self.upload_codes, &self.config, today) {
             Ok(p) => p,
             Err(r) => return Checked::Refused(r),
