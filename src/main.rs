@@ -1372,7 +1372,7 @@ fn import_consents(
                 continue;
             }
             let prepared = kuzet::api::parse_json::<kuzet::api::ConsentRequest>(line.as_bytes())
-                .and_then(|req| gateway.prepare_consent(IMPORT_RECORDER, req.into()));
+                .and_then(|req| gateway.prepare_consent(IMPORT_RECORDER, req.try_into()?));
             match prepared {
                 // Already on record (an import run again, a line repeated): not recorded
                 // twice, nor brought back to life if the subject has withdrawn it since.

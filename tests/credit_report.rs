@@ -176,6 +176,9 @@ async fn consents_are_validated_and_role_checked() {
     let uw = Some(app.token(Role::Underwriting));
     let cases = [
         ("subject_iin", json!("123456789012"), "invalid_iin"),
+        // Given as a number or null: an IIN problem, as in an exchange, not a type error.
+        ("subject_iin", json!(870525301012u64), "invalid_iin"),
+        ("subject_iin", json!(null), "invalid_iin"),
         ("recipients", json!([]), "invalid_value"),
         ("recipients", json!(["nsa"]), "invalid_value"),
         ("purposes", json!(["world_domination"]), "invalid_value"),

@@ -17,9 +17,10 @@ use crate::registry::Channel;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
-    /// The client's IIN (12 digits with a valid check digit).
-    #[schema(pattern = "^[0-9]{12}$", example = "870525301012")]
-    subject_iin: String,
+    /// The client's IIN (12 digits with a valid check digit). Read as any JSON value, so that
+    /// one given as a number is `invalid_iin`, as in an exchange, not a type error.
+    #[schema(value_type = String, pattern = "^[0-9]{12}$", example = "870525301012")]
+    subject_iin: serde_json::Value,
     /// Recipient keys the consent covers (`fcb`, `gcvp`, `traffic`).
     #[schema(min_items = 1, example = json!(["fcb"]))]
     recipients: Vec<String>,
@@ -45,17 +46,25 @@ pub struct ConsentCreated {
     pub consent_id: Uuid,
 }
 
-impl From<ConsentRequest> for NewConsent {
-    fn from(req: ConsentRequest) -> Self {
-        NewConsent {
-            subject_iin: req.subject_iin,
+impl TryFrom<ConsentRequest> for NewConsent {
+    type Error = AppError;
+
+    fn try_from(req: ConsentRequest) -> Result<Self, AppError> {
+        let serde_json::Value::String(subject_iin) = req.subject_iin else {
+            return Err(AppError::invalid_iin(
+                "subject_iin",
+                "must be a string of 12 digits",
+            ));
+        };
+        Ok(NewConsent {
+            subject_iin,
             recipients: req.recipients,
             purposes: req.purposes,
             granted_at: req.granted_at,
             channel: req.channel,
             evidence: req.evidence,
             expires_at: req.expires_at,
-        }
+        })
     }
 }
 
@@ -75,7 +84,7 @@ pub async fn create(
     Caller(caller): Caller,
     JsonBody(req): JsonBody<ConsentRequest>,
 ) -> Result<(StatusCode, Json<ConsentCreated>), AppError> {
-    let consent_id = state.gateway.record_consent(&caller, req.into())?;
+    let consent_id = state.gateway.record_consent(&caller, req.try_into()?)?;
     Ok((StatusCode::CREATED, Json(ConsentCreated { consent_id })))
 }
 
