@@ -211,6 +211,39 @@ impl Latest for TransferLog {
 }
 
 #[test]
+fn hundreds_of_queries_in_one_poll_of_an_async_task_complete() {
+    let Some(db) = TestDb::new("queries_in_one_poll") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = kuzet::db::registry::PgRegistry::new(db.replica(&dir.path().join("a")));
+    // As `consents import` runs its lines: from inside one poll of a task of another runtime,
+    // query after query with no await between them. That task's cooperative budget runs out
+    // after a few dozen; before `Pg::block` ran its futures unconstrained, every query after
+    // that yielded and was woken at once, for ever (a `consents import` of 400 lines hung).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let done = runtime.block_on(async move {
+            (0..500)
+                .map(|_| registry.consents_for(&[7; 32]).expect("query").len())
+                .filter(|&found| found == 0)
+                .count()
+        });
+        let _ = tx.send(done);
+    });
+    // A hang detector, not a speed goal: the 500 queries take about a second.
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(120)),
+        Ok(500),
+        "the queries did not complete"
+    );
+}
+
+#[test]
 fn consents_clients_and_idempotency_keys_are_the_same_for_every_replica() {
     let Some(db) = TestDb::new("registry_shared") else {
         return;

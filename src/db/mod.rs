@@ -222,9 +222,15 @@ impl Pg {
 
     /// Runs `f` to completion on this pool's runtime, blocking the calling thread (any thread
     /// but the pool's own).
+    ///
+    /// Unconstrained by tokio's cooperative budget: called from inside a task of another
+    /// runtime (an async command, a test), that task's budget would run out after some dozens
+    /// of queries, and from then on every poll here would yield at once and be woken at once,
+    /// for ever, since the task never returns to its scheduler to get a new budget (a
+    /// `consents import` of a few hundred lines hung at 100% CPU).
     pub fn block<F: Future>(&self, f: F) -> F::Output {
         let _in = self.handle.enter();
-        futures::executor::block_on(f)
+        futures::executor::block_on(tokio::task::unconstrained(f))
     }
 
     /// A connection from the pool.
