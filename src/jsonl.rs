@@ -86,6 +86,17 @@ pub fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Opt
     Ok(Some((n as u64 + skipped, true)))
 }
 
+/// The text of line `line` (from 1) as [`read_line`] read it: UTF-8, without the byte order
+/// mark that may open the file, trimmed; the reason it is not text otherwise.
+pub fn text(line: u64, bytes: &[u8]) -> Result<&str, &'static str> {
+    let t = std::str::from_utf8(bytes).map_err(|_| "the line is not UTF-8")?;
+    let t = match line {
+        1 => t.strip_prefix(BOM).unwrap_or(t),
+        _ => t,
+    };
+    Ok(t.trim())
+}
+
 /// The refusal of a line longer than [`MAX_LINE_BYTES`].
 pub const LINE_TOO_LONG: &str =
     "the line is longer than 1 MiB: not one contract or consent (a file without line ends?)";
@@ -115,6 +126,14 @@ mod tests {
         let cut = &"{\"a\": \"Ж".as_bytes()[..8];
         assert_eq!(sniff(cut, false), None);
         assert!(sniff(cut, true).is_some());
+    }
+
+    #[test]
+    fn a_byte_order_mark_opens_the_first_line_only() {
+        let marked = "\u{feff}{}\r\n".as_bytes();
+        assert_eq!(text(1, marked), Ok("{}"));
+        assert_eq!(text(2, marked), Ok("\u{feff}{}"));
+        assert!(text(1, b"\xe0{}").is_err());
     }
 
     #[test]

@@ -1348,17 +1348,14 @@ fn import_consents(
         let (mut recorded, mut known, mut refused) = (0u64, 0u64, 0u64);
         let mut input = std::io::BufReader::new(source);
         let mut bytes = Vec::new();
-        let mut i = 0usize;
+        let mut i = 0u64;
         while let Some((_, too_long)) = jsonl::read_line(&mut input, &mut bytes)
             .with_context(|| format!("reading {} failed", file.display()))?
         {
             i += 1;
-            let line = match std::str::from_utf8(&bytes) {
-                _ if too_long => Err(jsonl::LINE_TOO_LONG),
-                Err(_) => Err("the line is not UTF-8"),
-                // A byte order mark (Windows tools write one) opens the file, not the JSON.
-                Ok(t) if i == 1 => Ok(t.strip_prefix(jsonl::BOM).unwrap_or(t)),
-                Ok(t) => Ok(t),
+            let line = match too_long {
+                true => Err(jsonl::LINE_TOO_LONG),
+                false => jsonl::text(i, &bytes),
             };
             let line = match line {
                 Ok(line) => line,
@@ -1368,7 +1365,7 @@ fn import_consents(
                     continue;
                 }
             };
-            if line.trim().is_empty() {
+            if line.is_empty() {
                 continue;
             }
             let prepared = kuzet::api::parse_json::<kuzet::api::ConsentRequest>(line.as_bytes())

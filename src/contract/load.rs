@@ -478,8 +478,9 @@ fn is_key(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// An operation or recipient name: lower-case ASCII words joined by `-` or `_`.
-fn is_name(name: &str) -> bool {
+/// An operation or recipient name: lower-case ASCII words joined by `-` or `_`. Every key a
+/// contract declares (purposes and categories too) is one.
+pub fn is_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()

@@ -47,7 +47,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::contract::{Contracts, Denial, LegalBasis, Role, authorize, check_outgoing};
-use crate::jsonl::{self, BOM};
+use crate::jsonl;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::transfer_log::{EntryDraft, Kind, TransferLog};
@@ -840,16 +840,14 @@ impl Reporter {
         op: &crate::contract::Operation,
         today: time::Date,
     ) -> Checked {
-        let text = match std::str::from_utf8(bytes) {
-            // A byte order mark (Windows tools write one) opens the file, not the JSON.
-            Ok(t) if line == 1 => t.strip_prefix(BOM).unwrap_or(t).trim(),
-            Ok(t) => t.trim(),
-            Err(_) => {
+        let text = match jsonl::text(line, bytes) {
+            Ok(t) => t,
+            Err(reason) => {
                 return Checked::Refused(Refusal {
                     line,
                     contract_code: None,
                     code: "malformed",
-                    reason: "the line is not UTF-8".into(),
+                    reason: reason.into(),
                 });
             }
         };

@@ -162,15 +162,11 @@ pub fn parse_kind(s: &str) -> Result<Kind, String> {
 /// ASCII letters, digits, `_` and `-` only (and the log records nothing else), so any other
 /// text could never match: it is refused rather than answered with an empty page.
 pub fn parse_key(s: &str) -> Result<String, String> {
+    use crate::contract::load::is_name;
     let key = s.trim();
-    let valid = |k: &str| {
-        !k.is_empty()
-            && k.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    };
-    if valid(key) {
+    if is_name(key) {
         Ok(key.to_owned())
-    } else if valid(&key.to_ascii_lowercase()) {
+    } else if is_name(&key.to_ascii_lowercase()) {
         Err("keys are lower-case (fcb, credit-report, contract_performance)".to_owned())
     } else {
         Err("not a key: lower-case letters, digits, '_' and '-' (fcb, credit-report, contract_performance)".to_owned())
